@@ -1,0 +1,146 @@
+"""Pre-LayerNorm ViT block: self-attention + MLP, dropout, drop-path."""
+
+import keras
+from keras import ops
+
+from keras_maskspec.layers.drop_path import DropPath
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class TransformerBlock(keras.layers.Layer):
+    """A pre-LayerNorm transformer block, as timm's ViT `Block`.
+
+    `x + DropPath(Attn(LN(x)))`, then `x + DropPath(MLP(LN(x)))`. Attention
+    uses one fused `qkv` projection and `keras.ops.dot_product_attention`,
+    which dispatches to each backend's fused kernel (PyTorch SDPA, JAX
+    `dot_product_attention`); sublayer names follow timm (`norm1`, `qkv`,
+    `proj`, `norm2`, `fc1`, `fc2`) so PyTorch checkpoints map one to one.
+
+    Args:
+        hidden_dim: int. Token width.
+        num_heads: int. Attention heads; must divide `hidden_dim`.
+        intermediate_dim: int. MLP hidden width.
+        dropout: float. Dropout on the attention output and MLP. Defaults to
+            `0.0`.
+        attention_dropout: float. Dropout on attention weights. Defaults to
+            `0.0`.
+        drop_path: float. Stochastic depth rate. Defaults to `0.0`.
+        layer_norm_epsilon: float. Defaults to `1e-6`.
+        seed: int or `None`. Seed for dropout and drop-path.
+
+    Input shape:
+        `(batch, tokens, hidden_dim)`. Output shape: same.
+
+    Examples:
+    >>> import numpy as np
+    >>> TransformerBlock(32, 4, 64)(np.zeros((2, 5, 32), "float32")).shape
+    (2, 5, 32)
+    """
+
+    def __init__(
+        self,
+        hidden_dim,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        attention_dropout=0.0,
+        drop_path=0.0,
+        layer_norm_epsilon=1e-6,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_dim % num_heads:
+            raise ValueError(
+                "`num_heads` must divide `hidden_dim`. Received: "
+                f"hidden_dim={hidden_dim}, num_heads={num_heads}"
+            )
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.drop_path = drop_path
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.seed = seed
+        dense = dict(
+            kernel_initializer="glorot_uniform",
+            bias_initializer="zeros",
+            dtype=self.dtype_policy,
+        )
+        norm = dict(epsilon=layer_norm_epsilon, dtype=self.dtype_policy)
+        self.norm1 = keras.layers.LayerNormalization(name="norm1", **norm)
+        self.qkv = keras.layers.Dense(3 * hidden_dim, name="qkv", **dense)
+        self.proj = keras.layers.Dense(hidden_dim, name="proj", **dense)
+        self.norm2 = keras.layers.LayerNormalization(name="norm2", **norm)
+        self.fc1 = keras.layers.Dense(intermediate_dim, name="fc1", **dense)
+        self.fc2 = keras.layers.Dense(hidden_dim, name="fc2", **dense)
+        self.attention_drop = keras.layers.Dropout(
+            attention_dropout, seed=seed, dtype=self.dtype_policy
+        )
+        self.output_drop = keras.layers.Dropout(
+            dropout, seed=seed, dtype=self.dtype_policy
+        )
+        self.drop_path_layer = DropPath(
+            drop_path, seed=seed, dtype=self.dtype_policy
+        )
+
+    def build(self, input_shape):
+        self.norm1.build(input_shape)
+        self.qkv.build(input_shape)
+        self.proj.build(input_shape)
+        self.norm2.build(input_shape)
+        self.fc1.build(input_shape)
+        self.fc2.build((*input_shape[:-1], self.intermediate_dim))
+
+    def _attention(self, x, training):
+        batch = ops.shape(x)[0]
+        tokens = ops.shape(x)[1]
+        head_dim = self.hidden_dim // self.num_heads
+        qkv = ops.reshape(
+            self.qkv(x), (batch, tokens, 3, self.num_heads, head_dim)
+        )
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        if training and self.attention_dropout > 0:
+            scores = ops.einsum("bqhd,bkhd->bhqk", q, k) * head_dim**-0.5
+            weights = self.attention_drop(
+                ops.softmax(scores, axis=-1), training=training
+            )
+            out = ops.einsum("bhqk,bkhd->bqhd", weights, v)
+        else:
+            out = ops.dot_product_attention(q, k, v)
+        out = ops.reshape(out, (batch, tokens, self.hidden_dim))
+        return self.proj(out)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        h = self._attention(self.norm1(x), training)
+        h = self.output_drop(h, training=training)
+        x = x + self.drop_path_layer(h, training=training)
+        h = self.fc2(
+            self.output_drop(
+                keras.activations.gelu(self.fc1(self.norm2(x)), approximate=False),
+                training=training,
+            )
+        )
+        h = self.output_drop(h, training=training)
+        return x + self.drop_path_layer(h, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "drop_path": self.drop_path,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "seed": self.seed,
+            }
+        )
+        return config

@@ -1,0 +1,229 @@
+"""The MaskSpec ViT encoder: raw waveform in, tokens out."""
+
+import keras
+from keras import ops
+
+from keras_maskspec.layers.class_token import ClassToken
+from keras_maskspec.layers.log_mel_spectrogram import LogMelSpectrogram
+from keras_maskspec.layers.patch_embedding import PatchEmbedding
+from keras_maskspec.layers.sincos_position_embedding import (
+    SinCosPositionEmbedding,
+)
+from keras_maskspec.layers.transformer_block import TransformerBlock
+from keras_maskspec.models.presets import get_encoder_preset
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class MaskSpecEncoder(keras.Model):
+    """MaskSpec encoder: log-mel front end, patch embedding, ViT blocks.
+
+    Takes raw audio at `frontend.sample_rate` and returns all tokens:
+    `[CLS]` followed by one token per 16x16 patch (time-major), after the
+    final LayerNorm. Any clip length of at least one patch works; the
+    position codes are fixed 2-D sin-cos, computed for the grid at hand.
+
+    The pre-trainer and classifier re-use this encoder's layers
+    (`frontend`, `patch_embedding`, `position_embedding`, `class_token`,
+    `transformer_layers`, `final_norm`) in graphs of their own, so their
+    weights are this encoder's weights.
+
+    Args:
+        hidden_dim: int. Token width. Defaults to `768` (base).
+        num_layers: int. Number of transformer blocks. Defaults to `12`.
+        num_heads: int. Attention heads. Defaults to `12`.
+        intermediate_dim: int. MLP width. Defaults to `3072`.
+        patch_size: int or pair `(time, mel)`. Defaults to `16`.
+        patch_stride: int, pair or `None` (non-overlapping).
+        dropout: float. Dropout inside the blocks. Defaults to `0.0`.
+        drop_path_rate: float. Stochastic depth, linearly increasing over
+            the blocks up to this rate. Defaults to `0.0`.
+        layer_norm_epsilon: float. Defaults to `1e-6`.
+        frontend: a `LogMelSpectrogram`, its config dict, or `None` for the
+            MaskSpec default (32 kHz, 128 Kaldi mel bands).
+        seed: int or `None`. Seed for dropout/drop-path/front-end jitter.
+        dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`.
+
+    Input shape:
+        `(batch, samples)` float waveform.
+
+    Output shape:
+        `(batch, 1 + num_patches, hidden_dim)`.
+
+    Examples:
+    >>> import numpy as np
+    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
+    ...                           intermediate_dim=64)
+    >>> encoder.predict(np.zeros((1, 32000), "float32"), verbose=0).shape
+    (1, 49, 32)
+    """
+
+    def __init__(
+        self,
+        hidden_dim=768,
+        num_layers=12,
+        num_heads=12,
+        intermediate_dim=3072,
+        patch_size=16,
+        patch_stride=None,
+        dropout=0.0,
+        drop_path_rate=0.0,
+        layer_norm_epsilon=1e-6,
+        frontend=None,
+        seed=None,
+        dtype=None,
+        **kwargs,
+    ):
+        # === Layers ===
+        if frontend is None:
+            frontend = LogMelSpectrogram(seed=seed, dtype="float32")
+        elif isinstance(frontend, dict):
+            frontend = keras.layers.deserialize(frontend)
+        if not isinstance(frontend, keras.layers.Layer):
+            raise ValueError(
+                "`frontend` must be a Keras layer, its config, or None. "
+                f"Received: frontend={frontend!r}"
+            )
+        patch_embedding = PatchEmbedding(
+            hidden_dim,
+            patch_size=patch_size,
+            patch_stride=patch_stride,
+            dtype=dtype,
+            name="patch_embedding",
+        )
+        position_embedding = SinCosPositionEmbedding(
+            dtype=dtype, name="position_embedding"
+        )
+        class_token = ClassToken(dtype=dtype, name="class_token")
+        transformer_layers = [
+            TransformerBlock(
+                hidden_dim,
+                num_heads,
+                intermediate_dim,
+                dropout=dropout,
+                drop_path=drop_path_rate * i / max(num_layers - 1, 1),
+                layer_norm_epsilon=layer_norm_epsilon,
+                seed=None if seed is None else seed + i,
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        final_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm"
+        )
+
+        # === Functional Model ===
+        waveform = keras.Input(shape=(None,), name="waveform")
+        spectrogram = frontend(waveform)
+        tokens = position_embedding(patch_embedding(spectrogram))
+        x = class_token(tokens)
+        for block in transformer_layers:
+            x = block(x)
+        outputs = final_norm(x)
+        super().__init__(inputs=waveform, outputs=outputs, **kwargs)
+        self._layer_dtype = dtype
+
+        # === Config ===
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.patch_size = patch_embedding.patch_size
+        self.patch_stride = patch_embedding.patch_stride
+        self.dropout = dropout
+        self.drop_path_rate = drop_path_rate
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.seed = seed
+        self.frontend = frontend
+        self.patch_embedding = patch_embedding
+        self.position_embedding = position_embedding
+        self.class_token = class_token
+        self.transformer_layers = transformer_layers
+        self.final_norm = final_norm
+
+    @property
+    def sample_rate(self):
+        """Sampling rate in Hz of the waveforms the encoder expects."""
+        return self.frontend.sample_rate
+
+    def min_num_samples(self):
+        """Shortest input (samples) that yields at least one patch.
+
+        Examples:
+        >>> MaskSpecEncoder.from_preset("maskspec_tiny").min_num_samples()
+        4801
+        """
+        hop = self.frontend.hop_length
+        return 1 + (self.patch_size[0] - 1) * hop + (
+            1 if self.frontend.preemphasis else 0
+        )
+
+    def num_patches(self, num_samples):
+        """Number of patch tokens for a clip of `num_samples` samples.
+
+        Examples:
+        >>> MaskSpecEncoder.from_preset("maskspec_tiny").num_patches(317440)
+        496
+        """
+        frames = self.frontend.num_frames(num_samples)
+        gt, gf = self.patch_embedding.grid_shape(
+            frames, self.frontend.num_mel_bins
+        )
+        return gt * gf
+
+    def mel_patches(self):
+        """Number of patches along the mel axis."""
+        return self.patch_embedding.grid_shape(
+            self.patch_size[0], self.frontend.num_mel_bins
+        )[1]
+
+    def embed(self, spectrogram):
+        """Patch tokens with position codes, `(batch, N, hidden_dim)`.
+
+        Builds the graph shared by the encoder, pre-trainer and classifier.
+        """
+        return self.position_embedding(self.patch_embedding(spectrogram))
+
+    def encode(self, tokens, training=None):
+        """Prepends [CLS] and runs the blocks (no final norm)."""
+        x = self.class_token(tokens)
+        for block in self.transformer_layers:
+            x = block(x, training=training)
+        return x
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "patch_size": self.patch_size,
+            "patch_stride": self.patch_stride,
+            "dropout": self.dropout,
+            "drop_path_rate": self.drop_path_rate,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "frontend": keras.layers.serialize(self.frontend),
+            "seed": self.seed,
+            "dtype": self._layer_dtype,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Builds the encoder of a paper preset.
+
+        Args:
+            preset: str. `"maskspec_tiny"`, `"maskspec_small"` or
+                `"maskspec_base"`.
+            **kwargs: overrides of any constructor argument.
+
+        Examples:
+        >>> MaskSpecEncoder.from_preset("maskspec_tiny").hidden_dim
+        192
+        """
+        return cls(**{**get_encoder_preset(preset), **kwargs})

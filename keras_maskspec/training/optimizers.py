@@ -1,0 +1,178 @@
+"""AdamW as MaskSpec trains it: no decay on norms/biases/tokens, layer decay."""
+
+import keras
+from keras import ops
+
+NO_DECAY_PATTERNS = ("bias", "gamma", "beta", "token")
+
+
+def scaled_learning_rate(base_learning_rate, global_batch_size):
+    """The paper's linear scaling rule: `base_lr * global_batch / 256`.
+
+    Examples:
+    >>> scaled_learning_rate(1e-3, 512)
+    0.002
+    """
+    return base_learning_rate * global_batch_size / 256.0
+
+
+def warmup_cosine(learning_rate, warmup_steps=0, total_steps=None,
+                  final_learning_rate=1e-6):
+    """Linear warm-up then half-cosine to `final_learning_rate`.
+
+    Returns a plain float when neither warm-up nor decay is asked for.
+
+    Examples:
+    >>> schedule = warmup_cosine(1e-3, warmup_steps=10, total_steps=100)
+    >>> round(float(schedule(10)), 6)
+    0.001
+    """
+    if not total_steps and not warmup_steps:
+        return learning_rate
+    decay_steps = max((total_steps or 0) - warmup_steps, 1)
+    alpha = final_learning_rate / learning_rate if total_steps else 1.0
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else learning_rate,
+        decay_steps=decay_steps,
+        alpha=min(alpha, 1.0),
+        warmup_target=learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class LayerDecayAdamW(keras.optimizers.AdamW):
+    """AdamW with a per-variable learning-rate multiplier (layer-wise decay).
+
+    Keras optimizers have one learning rate; BEiT/MAE-style fine-tuning
+    gives the block at depth `i` of `L` the rate `lr * decay^(L - i)`.
+    Multipliers are keyed by variable path; variables not listed use 1.0.
+    Weight decay is scaled by the same multiplier, as in PyTorch's param
+    groups.
+
+    Args:
+        lr_multipliers: dict `variable.path -> float`. See
+            `layer_decay_multipliers`.
+        **kwargs: `keras.optimizers.AdamW` arguments.
+
+    Examples:
+    >>> opt = LayerDecayAdamW({"dense/kernel": 0.5}, learning_rate=1e-3)
+    >>> opt.lr_multipliers["dense/kernel"]
+    0.5
+    """
+
+    def __init__(self, lr_multipliers=None, **kwargs):
+        super().__init__(**kwargs)
+        self.lr_multipliers = dict(lr_multipliers or {})
+
+    def build(self, var_list):
+        # Backends hand `update_step` their native variable (TF unwraps to a
+        # ResourceVariable), so look multipliers up by the optimizer's key.
+        self._multiplier_by_key = {
+            self._var_key(v): self.lr_multipliers.get(v.path, 1.0)
+            for v in var_list
+        }
+        super().build(var_list)
+
+    def _multiplier(self, variable):
+        return self._multiplier_by_key.get(self._var_key(variable), 1.0)
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = self._multiplier(variable)
+        if scale != 1.0:
+            learning_rate = ops.multiply(learning_rate, scale)
+        super().update_step(gradient, variable, learning_rate)
+
+    def _apply_weight_decay(self, variables):
+        if self.weight_decay is None:
+            return
+        for variable in variables:
+            if self._use_weight_decay(variable):
+                lr = ops.cast(self.learning_rate, variable.dtype)
+                wd = ops.cast(self.weight_decay, variable.dtype)
+                scale = self._multiplier(variable)
+                variable.assign(variable - variable * wd * lr * scale)
+
+    def get_config(self):
+        config = super().get_config()
+        config["lr_multipliers"] = self.lr_multipliers
+        return config
+
+
+def layer_decay_multipliers(encoder, model, decay=0.75):
+    """Per-variable lr multipliers for layer-wise lr decay.
+
+    Front end, patch embedding and [CLS] get `decay^(L + 1)`; block `i`
+    gets `decay^(L - i)`; everything else in `model` (final norms, head)
+    gets 1.
+
+    Args:
+        encoder: the `MaskSpecEncoder` whose blocks define the depth.
+        model: the model being trained (its variables are listed).
+        decay: float. Defaults to `0.75`.
+
+    Returns:
+        dict `variable.path -> float`.
+
+    Examples:
+    >>> from keras_maskspec.models import MaskSpecEncoder
+    >>> enc = MaskSpecEncoder(hidden_dim=8, num_layers=2, num_heads=2,
+    ...                       intermediate_dim=8)
+    >>> mult = layer_decay_multipliers(enc, enc, decay=0.5)
+    >>> mult[enc.class_token.token.path]
+    0.125
+    """
+    depth = len(encoder.transformer_layers)
+    multipliers = {v.path: 1.0 for v in model.trainable_variables}
+    for layer in (
+        encoder.frontend,
+        encoder.patch_embedding,
+        encoder.class_token,
+    ):
+        for v in layer.trainable_variables:
+            multipliers[v.path] = decay ** (depth + 1)
+    for i, block in enumerate(encoder.transformer_layers):
+        for v in block.trainable_variables:
+            multipliers[v.path] = decay ** (depth - i)
+    return multipliers
+
+
+def make_adamw(
+    learning_rate,
+    weight_decay=0.05,
+    beta_1=0.9,
+    beta_2=0.95,
+    lr_multipliers=None,
+    **kwargs,
+):
+    """AdamW with MaskSpec's defaults and no decay on norms/biases/tokens.
+
+    Args:
+        learning_rate: float or schedule.
+        weight_decay: float. Defaults to `0.05`.
+        beta_1: float. Defaults to `0.9`.
+        beta_2: float. Defaults to `0.95` (pre-training); fine-tuning uses
+            `0.999`.
+        lr_multipliers: optional dict for layer-wise lr decay.
+        **kwargs: passed to the optimizer (e.g. `clipnorm`,
+            `loss_scale_factor`, `use_ema`).
+
+    Returns:
+        A `keras.optimizers.AdamW` (or `LayerDecayAdamW`).
+
+    Examples:
+    >>> make_adamw(1e-3).weight_decay
+    0.05
+    """
+    cls = LayerDecayAdamW if lr_multipliers else keras.optimizers.AdamW
+    extra = {"lr_multipliers": lr_multipliers} if lr_multipliers else {}
+    optimizer = cls(
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        **extra,
+        **kwargs,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
+    return optimizer
