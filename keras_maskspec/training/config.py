@@ -1,0 +1,358 @@
+"""Run configurations: every knob of a pre-training or fine-tuning run.
+
+A config is a plain dataclass: it is written as `config.json` in the run
+directory, read back by `load_run`, and filled in by recipes. Defaults are
+the paper's (see `shared/PAPER.md`); `replace(**overrides)` returns a
+changed copy and rejects unknown names.
+"""
+
+import dataclasses
+import json
+
+MIXED_PRECISION = (None, "float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("auto", "none", "mirrored", "multiworker", "tpu")
+
+
+class _ConfigMixin:
+    """JSON round trip, `replace` and validation shared by the configs."""
+
+    def to_dict(self):
+        """The config as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, path=None):
+        """The config as JSON text; also written to `path` if given."""
+        text = json.dumps(
+            {"kind": type(self).__name__, **self.to_dict()},
+            indent=2,
+            sort_keys=True,
+        )
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text + "\n")
+        return text
+
+    @classmethod
+    def from_dict(cls, data):
+        """Builds a config from a dict, naming any unknown key."""
+        data = dict(data)
+        kind = data.pop("kind", cls.__name__)
+        if kind != cls.__name__:
+            raise ValueError(
+                f"This is a {kind} config, not a {cls.__name__}. "
+                f"Received: kind={kind!r}"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown {cls.__name__} fields {unknown}. Known: "
+                f"{sorted(names)}. Received: keys={sorted(data)}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text_or_path):
+        """Reads a config from JSON text or a `.json` file path."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            with open(text) as f:
+                text = f.read()
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **overrides):
+        """A copy with some fields changed (unknown names are an error)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown {type(self).__name__} fields {unknown}. Received: "
+                f"overrides={overrides}"
+            )
+        return dataclasses.replace(self, **overrides)
+
+    def _validate_common(self):
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"`mixed_precision` must be one of {MIXED_PRECISION}. "
+                f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"`strategy` must be one of {STRATEGIES}. "
+                f"Received: strategy={self.strategy!r}"
+            )
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive int. "
+                    f"Received: {name}={value!r}"
+                )
+        if self.warmup_epochs < 0:
+            raise ValueError(
+                "`warmup_epochs` must be >= 0. "
+                f"Received: warmup_epochs={self.warmup_epochs}"
+            )
+        if self.image_every is not None and self.image_every < 0:
+            raise ValueError(
+                "`image_every` must be >= 0 or None. "
+                f"Received: image_every={self.image_every}"
+            )
+
+    @property
+    def dtype_policy(self):
+        """The layers' dtype policy name (`None` = the global policy)."""
+        if self.mixed_precision in (None, "float32"):
+            return None
+        return self.mixed_precision
+
+
+@dataclasses.dataclass
+class PretrainConfig(_ConfigMixin):
+    """Everything a MaskSpec pre-training run needs, with paper defaults.
+
+    Args:
+        preset: str. Encoder size: `"maskspec_tiny"`, `"maskspec_small"` or
+            `"maskspec_base"`. Defaults to `"maskspec_base"`.
+        encoder_overrides: dict. Encoder constructor overrides (e.g.
+            `{"hidden_dim": 32, "num_layers": 1}` for a smoke run,
+            `{"frontend": {...}}`). Defaults to `{}`.
+        decoder_hidden_dim: int. Defaults to `512`.
+        decoder_num_layers: int. Defaults to `8`.
+        decoder_num_heads: int. Defaults to `16`.
+        decoder_intermediate_dim: int. Defaults to `2048`.
+        mask_ratio: float. Defaults to `0.75`.
+        normalize_targets: bool. Per-patch target normalisation. Defaults
+            to `True`.
+        sample_rate: int. Audio rate in Hz (informational for data glue;
+            the front end's rate is the model's). Defaults to `32000`.
+        clip_seconds: float. Clip length. Defaults to `10.0`.
+        epochs: int. Defaults to `80` (the paper uses checkpoints 60-75).
+        warmup_epochs: float. Linear warm-up, then half-cosine to
+            `min_learning_rate`. Defaults to `40`.
+        batch_size: int. Global batch size (all replicas). Defaults to
+            `512`.
+        steps_per_epoch: int or `None`. `None`: one pass over the data.
+        base_learning_rate: float. `lr = base_lr * batch_size / 256`.
+            Defaults to `1e-3`.
+        learning_rate: float or `None`. Overrides the scaling rule.
+        min_learning_rate: float. Defaults to `1e-6`.
+        weight_decay: float. Defaults to `0.05`.
+        beta_1: float. Defaults to `0.9`.
+        beta_2: float. Defaults to `0.95`.
+        clipnorm: float or `None`. Per-variable gradient norm clip.
+        mixed_precision: `None`, `"float32"`, `"mixed_bfloat16"` or
+            `"mixed_float16"` (the latter with dynamic loss scaling). The
+            front end, loss and reconstruction stay float32.
+        jit_compile: bool or `"auto"`. XLA. Defaults to `"auto"`.
+        steps_per_execution: int. Defaults to `1`.
+        strategy: `"auto"`, `"none"`, `"mirrored"`, `"multiworker"` or
+            `"tpu"`; JAX uses `keras.distribution.DataParallel`.
+        ema: bool. Keep an exponential moving average of the weights and
+            finish on it. Defaults to `False`.
+        ema_momentum: float. Defaults to `0.9999`.
+        seed: int. Seeds weights, masking and the per-epoch data order.
+            Defaults to `0`.
+        image_every: int or `None`. Reconstruction pictures to TensorBoard
+            every this many epochs (0/None = never). Defaults to `5`.
+        num_images: int. Examples per picture round. Defaults to `2`.
+        checkpoint_every: `"epoch"` or int (batches). Defaults to `"epoch"`.
+        verbose: `"auto"`, 0, 1 or 2. Passed to `fit`.
+
+    Examples:
+    >>> config = PretrainConfig(preset="maskspec_tiny")
+    >>> config.replace(epochs=2).epochs
+    2
+    >>> PretrainConfig.from_json(config.to_json()) == config
+    True
+    """
+
+    preset: str = "maskspec_base"
+    encoder_overrides: dict = dataclasses.field(default_factory=dict)
+    decoder_hidden_dim: int = 512
+    decoder_num_layers: int = 8
+    decoder_num_heads: int = 16
+    decoder_intermediate_dim: int = 2048
+    mask_ratio: float = 0.75
+    normalize_targets: bool = True
+    sample_rate: int = 32000
+    clip_seconds: float = 10.0
+    epochs: int = 80
+    warmup_epochs: float = 40
+    batch_size: int = 512
+    steps_per_epoch: int = None
+    base_learning_rate: float = 1e-3
+    learning_rate: float = None
+    min_learning_rate: float = 1e-6
+    weight_decay: float = 0.05
+    beta_1: float = 0.9
+    beta_2: float = 0.95
+    clipnorm: float = None
+    mixed_precision: str = None
+    jit_compile: object = "auto"
+    steps_per_execution: int = 1
+    strategy: str = "auto"
+    ema: bool = False
+    ema_momentum: float = 0.9999
+    seed: int = 0
+    image_every: int = 5
+    num_images: int = 2
+    checkpoint_every: object = "epoch"
+    verbose: object = "auto"
+
+    def __post_init__(self):
+        self._validate_common()
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ValueError(
+                "`mask_ratio` must be in (0, 1). "
+                f"Received: mask_ratio={self.mask_ratio}"
+            )
+
+
+@dataclasses.dataclass
+class FinetuneConfig(_ConfigMixin):
+    """Everything a MaskSpec fine-tuning run needs, with paper defaults.
+
+    Defaults are the paper's shared fine-tuning recipe with the AudioSet
+    row (527 classes, multi-label, 200 tokens dropped, mixup 0.3); recipes
+    override them per dataset.
+
+    Args:
+        num_classes: int. Defaults to `527`.
+        multi_label: bool. Sigmoid/BCE (labels < 0 ignored) vs softmax/CE.
+            Defaults to `True`.
+        preset: str. Encoder size when `finetune` gets no encoder.
+            Defaults to `"maskspec_base"`.
+        encoder_overrides: dict. Encoder constructor overrides applied
+            when the encoder is built here. Defaults to `{}`.
+        drop_path_rate: float. Stochastic depth of the encoder. Defaults to
+            `0.1`.
+        head_dropout: float. Defaults to `0.0`.
+        patchout: int. Patch tokens dropped while training. Defaults to
+            `200`.
+        freq_mask_param: int. SpecAugment mel mask. Defaults to `48`.
+        time_mask_param: int. SpecAugment time mask (frames). Defaults to
+            `192`.
+        label_smoothing: float. Defaults to `0.1`.
+        mixup_alpha: float. Beta(alpha, alpha) for in-batch mixup (0 =
+            off). Defaults to `0.3`.
+        mixup_rate: float. Fraction of batches mixed. Defaults to `0.5`.
+        class_balanced: bool. Sample clips with inverse class frequency
+            weights (multi-label: rarest positive). Defaults to `True`.
+        samples_per_epoch: int or `None`. Clips per epoch when sampling
+            (AudioSet: 100 000). `None`: the data size.
+        gain_db: float. Random gain +- dB (data pipeline). Defaults to `7`.
+        roll_seconds: float. Random time roll +- seconds (data pipeline;
+            50 frames of 10 ms). Defaults to `0.5`.
+        sample_rate: int. Defaults to `32000`.
+        clip_seconds: float. Defaults to `10.0`.
+        epochs: int. Defaults to `80`.
+        warmup_epochs: float. Defaults to `5`.
+        batch_size: int. Global batch size. Defaults to `64`.
+        steps_per_epoch: int or `None`.
+        base_learning_rate: float. Defaults to `1e-3`.
+        learning_rate: float or `None`. Overrides `base_lr * batch / 256`.
+        min_learning_rate: float. Cosine floor. Defaults to `1e-6`.
+        layer_decay: float. Layer-wise lr decay. Defaults to `0.75`.
+        weight_decay: float. Defaults to `0.05`.
+        beta_1: float. Defaults to `0.9`.
+        beta_2: float. Defaults to `0.999`.
+        clipnorm: float or `None`.
+        mixed_precision, jit_compile, steps_per_execution, strategy, ema,
+        ema_momentum, seed, checkpoint_every, verbose: as in
+            `PretrainConfig`.
+        image_every: int or `None`. Unused by classifiers (kept so both
+            configs share the CLI's flags). Defaults to `0`.
+        num_images: int. Defaults to `0`.
+
+    Examples:
+    >>> config = FinetuneConfig(num_classes=50, multi_label=False)
+    >>> config.replace(patchout=100).patchout
+    100
+    >>> FinetuneConfig.from_json(config.to_json()) == config
+    True
+    """
+
+    num_classes: int = 527
+    multi_label: bool = True
+    preset: str = "maskspec_base"
+    encoder_overrides: dict = dataclasses.field(default_factory=dict)
+    drop_path_rate: float = 0.1
+    head_dropout: float = 0.0
+    patchout: int = 200
+    freq_mask_param: int = 48
+    time_mask_param: int = 192
+    label_smoothing: float = 0.1
+    mixup_alpha: float = 0.3
+    mixup_rate: float = 0.5
+    class_balanced: bool = True
+    samples_per_epoch: int = None
+    gain_db: float = 7.0
+    roll_seconds: float = 0.5
+    sample_rate: int = 32000
+    clip_seconds: float = 10.0
+    epochs: int = 80
+    warmup_epochs: float = 5
+    batch_size: int = 64
+    steps_per_epoch: int = None
+    base_learning_rate: float = 1e-3
+    learning_rate: float = None
+    min_learning_rate: float = 1e-6
+    layer_decay: float = 0.75
+    weight_decay: float = 0.05
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    clipnorm: float = None
+    mixed_precision: str = None
+    jit_compile: object = "auto"
+    steps_per_execution: int = 1
+    strategy: str = "auto"
+    ema: bool = False
+    ema_momentum: float = 0.9999
+    seed: int = 0
+    image_every: int = 0
+    num_images: int = 0
+    checkpoint_every: object = "epoch"
+    verbose: object = "auto"
+
+    def __post_init__(self):
+        self._validate_common()
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(
+                "`num_classes` must be a positive int. "
+                f"Received: num_classes={self.num_classes!r}"
+            )
+        if not 0.0 <= self.mixup_rate <= 1.0:
+            raise ValueError(
+                "`mixup_rate` must be in [0, 1]. "
+                f"Received: mixup_rate={self.mixup_rate}"
+            )
+        if self.mixup_alpha < 0:
+            raise ValueError(
+                "`mixup_alpha` must be >= 0. "
+                f"Received: mixup_alpha={self.mixup_alpha}"
+            )
+
+
+def load_config(path):
+    """Reads a `config.json` of either kind (`PretrainConfig` or
+    `FinetuneConfig`), going by its `"kind"` key.
+
+    Examples:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "config.json")
+    >>> _ = FinetuneConfig(num_classes=3).to_json(path)
+    >>> type(load_config(path)).__name__
+    'FinetuneConfig'
+    """
+    with open(path) as f:
+        data = json.load(f)
+    kinds = {"PretrainConfig": PretrainConfig, "FinetuneConfig": FinetuneConfig}
+    kind = data.get("kind")
+    if kind not in kinds:
+        raise ValueError(
+            f"{path} has no known config kind {sorted(kinds)}. "
+            f"Received: kind={kind!r}"
+        )
+    return kinds[kind].from_dict(data)
