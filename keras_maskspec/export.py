@@ -187,6 +187,7 @@ def _export_in_subprocess(model, out_dir, class_names):
             env={**os.environ, "KERAS_BACKEND": "tensorflow"},
             capture_output=True,
             text=True,
+            check=False,
         )
     if result.returncode != 0:
         raise RuntimeError(

@@ -64,7 +64,7 @@ class MaskSpecHearModel(tf.Module):
     def __init__(self, encoder, sample_rate=SAMPLE_RATE, batch_size=BATCH_SIZE):
         super().__init__(name="maskspec_hear")
         if not isinstance(encoder, MaskSpecEncoder):
-            raise ValueError(
+            raise TypeError(
                 "`encoder` must be a MaskSpecEncoder. Received: "
                 f"encoder={type(encoder).__name__}"
             )
@@ -176,7 +176,7 @@ def load_model(model_file_path=""):
 
 def _check_model(model):
     if not isinstance(model, MaskSpecHearModel):
-        raise ValueError(
+        raise TypeError(
             "`model` must come from `keras_maskspec.hear.load_model`. "
             f"Received: model={type(model).__name__}"
         )

@@ -260,8 +260,8 @@ def sliding_window_inference(
         )
     if hop_seconds is None:
         hop_seconds = window_seconds / 2
-    window = max(int(round(window_seconds * sample_rate)), min_samples)
-    hop = max(int(round(hop_seconds * sample_rate)), 1)
+    window = max(round(window_seconds * sample_rate), min_samples)
+    hop = max(round(hop_seconds * sample_rate), 1)
     if waveform.shape[0] < min_samples:
         waveform = np.pad(waveform, (0, min_samples - waveform.shape[0]))
     window = min(window, waveform.shape[0])
