@@ -1,0 +1,155 @@
+"""Bookkeeping for clips that could not be read, and a callback to print it.
+
+A pipeline never stops on one bad clip: it skips the clip, records why in a
+`BadClipReport` and carries on. The report is exposed as
+`dataset.bad_clip_report` on every dataset this package builds, and
+`BadClipLogger` prints it at the end of each epoch.
+"""
+
+import threading
+
+import keras
+
+# Reasons a clip is skipped. Silence is not among them: it is valid audio.
+UNREADABLE = "unreadable"
+NOT_AUDIO = "not audio or corrupt"
+EMPTY = "empty (no samples)"
+NON_FINITE = "NaN/Inf samples"
+
+
+class BadClipReport:
+    """Thread-safe tally of skipped clips with the first few paths.
+
+    Decoding runs in parallel `tf.data` threads, so every update takes a lock.
+
+    Args:
+        max_examples: int. How many `(path, reason)` pairs to keep for
+            the summary. Defaults to `5`.
+
+    Examples:
+
+    >>> report = BadClipReport(max_examples=2)
+    >>> report.record("a.wav", NOT_AUDIO)
+    >>> report.record("b.wav", EMPTY)
+    >>> report.record("c.wav", EMPTY)
+    >>> report.count
+    3
+    >>> report.counts_by_reason()[EMPTY]
+    2
+    >>> print(report.summary())
+    3 bad clips skipped (empty (no samples): 2, not audio or corrupt: 1); \
+first 2: a.wav (not audio or corrupt), b.wav (empty (no samples))
+    """
+
+    def __init__(self, max_examples=5):
+        if int(max_examples) < 0:
+            raise ValueError(
+                "`max_examples` must be >= 0. "
+                f"Received: max_examples={max_examples}"
+            )
+        self.max_examples = int(max_examples)
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        """Forgets everything recorded so far (called at each epoch end)."""
+        with self._lock:
+            self._count = 0
+            self._by_reason = {}
+            self._examples = []
+
+    def record(self, path, reason):
+        """Records one skipped clip.
+
+        Args:
+            path: str or bytes. The clip's path or id.
+            reason: str. Why it was skipped.
+        """
+        if isinstance(path, bytes):
+            path = path.decode("utf-8", "replace")
+        with self._lock:
+            self._count += 1
+            self._by_reason[reason] = self._by_reason.get(reason, 0) + 1
+            if len(self._examples) < self.max_examples:
+                self._examples.append((str(path), reason))
+
+    @property
+    def count(self):
+        """Number of clips skipped since the last `reset()`."""
+        return self._count
+
+    @property
+    def examples(self):
+        """The first `max_examples` skipped `(path, reason)` pairs."""
+        with self._lock:
+            return list(self._examples)
+
+    def counts_by_reason(self):
+        """Returns a dict `reason -> count`."""
+        with self._lock:
+            return dict(self._by_reason)
+
+    def summary(self):
+        """Returns a one-line human-readable summary."""
+        with self._lock:
+            if not self._count:
+                return "0 bad clips skipped"
+            reasons = ", ".join(
+                f"{reason}: {n}"
+                for reason, n in sorted(self._by_reason.items())
+            )
+            first = ", ".join(f"{p} ({r})" for p, r in self._examples)
+            noun = "clip" if self._count == 1 else "clips"
+            text = f"{self._count} bad {noun} skipped ({reasons})"
+            if first:
+                text += f"; first {len(self._examples)}: {first}"
+            return text
+
+    def __repr__(self):
+        return f"<BadClipReport: {self.summary()}>"
+
+
+class BadClipLogger(keras.callbacks.Callback):
+    """Prints a dataset's `BadClipReport` at the end of every epoch.
+
+    Args:
+        report: a `BadClipReport`, or a dataset built by this package (its
+            `bad_clip_report` attribute is used).
+        reset: bool. Whether to clear the report after printing, so each
+            epoch reports its own clips. Defaults to `True`.
+        print_fn: callable. Where the line goes. Defaults to `print`.
+        quiet_when_clean: bool. Print nothing when no clip was skipped.
+            Defaults to `True`.
+
+    Examples:
+
+    >>> report = BadClipReport()
+    >>> report.record("broken.flac", NOT_AUDIO)
+    >>> logger = BadClipLogger(report)
+    >>> logger.on_epoch_end(0)
+    Epoch 1: 1 bad clip skipped (not audio or corrupt: 1); first 1: \
+broken.flac (not audio or corrupt)
+    >>> report.count
+    0
+    """
+
+    def __init__(
+        self, report, reset=True, print_fn=print, quiet_when_clean=True
+    ):
+        super().__init__()
+        report = getattr(report, "bad_clip_report", report)
+        if not isinstance(report, BadClipReport):
+            raise TypeError(
+                "`report` must be a BadClipReport or a dataset built by "
+                f"keras_maskspec.data. Received: report={report!r}"
+            )
+        self.report = report
+        self.reset = reset
+        self.print_fn = print_fn
+        self.quiet_when_clean = quiet_when_clean
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.report.count or not self.quiet_when_clean:
+            self.print_fn(f"Epoch {epoch + 1}: {self.report.summary()}")
+        if self.reset:
+            self.report.reset()

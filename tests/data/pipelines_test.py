@@ -1,0 +1,238 @@
+import csv
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_maskspec.data import bad_clips, pipelines, shards, synthetic
+
+RATE = 8000
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """7 one-second synthetic clips at 16 kHz (one per class) + labels.csv."""
+    folder = tmp_path / "corpus"
+    manifest = synthetic.write_synthetic_corpus(
+        folder, num_clips=7, sample_rate=16000, clip_seconds=1.0
+    )
+    return folder, manifest
+
+
+def _batches(ds):
+    return [tuple(np.asarray(t) for t in b) if isinstance(b, tuple)
+            else np.asarray(b) for b in ds]  # fmt: skip
+
+
+def test_pretraining_shapes_and_seeded_determinism(corpus):
+    folder, _ = corpus
+    kwargs = {
+        "sample_rate": RATE,
+        "clip_seconds": 0.5,
+        "batch_size": 3,
+        "seed": 7,
+        "gain_db": 7.0,
+        "roll_seconds": 0.1,
+    }
+    ds = pipelines.pretraining_dataset(str(folder), **kwargs)
+    first = _batches(ds)
+    assert [b.shape for b in first] == [(3, 4000), (3, 4000)]
+    assert first[0].dtype == np.float32
+    again = _batches(pipelines.pretraining_dataset(str(folder), **kwargs))
+    np.testing.assert_array_equal(first[0], again[0])
+    second_epoch = _batches(ds)
+    assert not np.array_equal(first[0], second_epoch[0])
+    evaluation = pipelines.pretraining_dataset(
+        str(folder), sample_rate=RATE, clip_seconds=0.5, batch_size=3,
+        training=False, shuffle=False,
+    )  # fmt: skip
+    assert [b.shape[0] for b in _batches(evaluation)] == [3, 3, 1]
+
+
+def test_eval_centre_crop_matches_load_audio(corpus):
+    from keras_maskspec.data.audio import load_audio
+
+    folder, _ = corpus
+    ds = pipelines.pretraining_dataset(
+        str(folder), sample_rate=RATE, clip_seconds=0.5, batch_size=7,
+        training=False, shuffle=False,
+    )  # fmt: skip
+    batch = _batches(ds)[0]
+    expected = load_audio(str(folder / "clip_00002.wav"), RATE,
+                          num_samples=4000)  # fmt: skip
+    np.testing.assert_allclose(batch[2], expected, atol=1e-4)
+
+
+def test_bad_inputs_are_skipped_counted_and_reported(tmp_path, corpus,
+                                                     bad_files):  # fmt: skip
+    folder, _ = corpus
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(800), RATE)
+    short = tmp_path / "short.wav"
+    sf.write(str(short), np.full(10, 0.5), RATE)
+    good = sorted(str(p) for p in folder.glob("*.wav"))
+    manifest = tmp_path / "all.txt"
+    manifest.write_text(
+        "\n".join(good + [str(silent), str(short)] + list(bad_files.values()))
+    )
+    ds = pipelines.pretraining_dataset(
+        str(manifest), sample_rate=RATE, clip_seconds=0.5, batch_size=4,
+        training=False, seed=0,
+    )  # fmt: skip
+    batches = _batches(ds)
+    waves = np.concatenate(batches)
+    assert waves.shape == (len(good) + 2, 4000)
+    assert np.isfinite(waves).all()
+    report = ds.bad_clip_report
+    assert report.count == len(bad_files)
+    assert report.counts_by_reason() == {
+        bad_clips.EMPTY: 1,
+        bad_clips.NOT_AUDIO: 2,
+        bad_clips.NON_FINITE: 1,
+        bad_clips.UNREADABLE: 1,
+    }
+    # Silence is kept as is; a 10-sample clip is zero-padded.
+    assert (~waves.any(axis=1)).sum() == 1
+    lines = []
+    bad_clips.BadClipLogger(ds, print_fn=lines.append).on_epoch_end(0)
+    assert "5 bad clips skipped" in lines[0] and "zero.wav" in "".join(lines)
+
+
+def test_nothing_readable_is_a_clear_error(tmp_path, bad_files):
+    manifest = tmp_path / "bad.txt"
+    manifest.write_text("\n".join(bad_files.values()))
+    ds = pipelines.pretraining_dataset(
+        str(manifest), sample_rate=RATE, clip_seconds=0.5, batch_size=2
+    )
+    with pytest.raises(Exception, match="No readable audio.*zero.wav"):
+        _batches(ds)
+
+
+def test_missing_folder_and_empty_manifest_fail_before_training(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing_dir"):
+        pipelines.pretraining_dataset(str(tmp_path / "missing_dir"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("path\n")
+    with pytest.raises(ValueError, match="empty.csv"):
+        pipelines.classification_dataset(str(empty), num_classes=2)
+
+
+def test_classification_single_label_from_csv_with_mixup(corpus):
+    _, manifest = corpus
+    ds = pipelines.classification_dataset(
+        manifest, num_classes=7, sample_rate=RATE, clip_seconds=0.5,
+        batch_size=7, seed=1, mixup_rate=1.0, gain_db=7.0,
+    )  # fmt: skip
+    x, y = _batches(ds)[0]
+    assert x.shape == (7, 4000) and y.shape == (7, 7)
+    np.testing.assert_allclose(y.sum(-1), 1.0, atol=1e-6)
+    assert (y.max(-1) < 1.0).any()  # something was mixed
+    plain = pipelines.classification_dataset(
+        manifest, num_classes=7, sample_rate=RATE, clip_seconds=0.5,
+        batch_size=7, training=False, shuffle=False, one_hot=False,
+    )  # fmt: skip
+    assert _batches(plain)[0][1].tolist() == list(range(7))
+    with pytest.raises(ValueError, match="one_hot=False"):
+        pipelines.classification_dataset(
+            manifest, num_classes=7, one_hot=False, mixup_rate=0.5
+        )
+
+
+def test_classification_multi_label_mask_and_weights(corpus):
+    folder, _ = corpus
+    files = sorted(str(p) for p in folder.glob("*.wav"))
+    lists = [[0, 2], [1], [2], [0], [1, 2], [0], [2]]
+    mask = np.ones((7, 3))
+    mask[1, 0] = 0
+    ds = pipelines.classification_dataset(
+        files, lists, num_classes=3, multi_label=True, label_mask=mask,
+        sample_weights=np.arange(7.0), sample_rate=RATE, clip_seconds=0.25,
+        batch_size=7, training=False, shuffle=False,
+    )  # fmt: skip
+    _, y, w = _batches(ds)[0]
+    assert y.tolist()[:2] == [[1, 0, 1], [-1, 1, 0]]
+    assert w.tolist() == list(range(7))
+    with pytest.raises(ValueError, match="label_mask.shape"):
+        pipelines.classification_dataset(
+            files, lists, num_classes=3, multi_label=True,
+            label_mask=np.ones((7, 2)),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="class ids"):
+        pipelines.classification_dataset(files, np.full(7, 0.5))
+
+
+def test_class_balanced_sampling(corpus):
+    folder, _ = corpus
+    files = sorted(str(p) for p in folder.glob("*.wav"))[:4]
+    labels = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], np.float32)
+    ds = pipelines.classification_dataset(
+        files, labels, multi_label=True, balanced=True, samples_per_epoch=200,
+        sample_rate=RATE, clip_seconds=0.05, batch_size=50, seed=0,
+    )  # fmt: skip
+    y = np.concatenate([b[1] for b in _batches(ds)])
+    assert y.shape == (200, 2)
+    assert 0.35 < y[:, 1].mean() < 0.65  # 1 clip in 4, drawn half the time
+
+
+def test_shards_as_sources(tmp_path, corpus):
+    folder, _ = corpus
+    files = sorted(str(p) for p in folder.glob("*.wav"))
+    shards.write_shards(files, tmp_path / "s", RATE, labels=np.arange(7),
+                        verbose=0)  # fmt: skip
+    pattern = str(tmp_path / "s" / "*.tfrecord")
+    ds = pipelines.classification_dataset(
+        pattern, num_classes=7, sample_rate=RATE, clip_seconds=0.5,
+        batch_size=7, training=False, shuffle=False,
+    )  # fmt: skip
+    x, y = _batches(ds)[0]
+    assert x.shape == (7, 4000) and y.argmax(-1).tolist() == list(range(7))
+    pre = pipelines.pretraining_dataset(
+        pattern, sample_rate=RATE, clip_seconds=0.5, batch_size=2
+    )
+    assert _batches(pre)[0].shape == (2, 4000)
+    with pytest.raises(ValueError, match="16000 Hz"):
+        pipelines.pretraining_dataset(pattern, sample_rate=16000)
+
+
+def test_channels_for_stereo_recipes(tmp_path):
+    wave = np.stack([np.full(4000, 0.5), np.full(4000, -0.25)], axis=1)
+    path = tmp_path / "stereo.wav"
+    sf.write(str(path), wave, RATE, subtype="PCM_16")
+    ds = pipelines.pretraining_dataset(
+        str(path), sample_rate=RATE, clip_seconds=0.25, batch_size=1,
+        channels="side", training=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(_batches(ds)[0][0, 500:-500], 0.375, atol=1e-3)
+    ds = pipelines.pretraining_dataset(
+        str(path), sample_rate=RATE, clip_seconds=0.25, batch_size=1,
+        channels="all", training=False,
+    )  # fmt: skip
+    assert _batches(ds)[0].shape == (1, 2000, 2)
+
+
+# Skipping bad clips (a filter) leaves the cardinality unknown, so Keras
+# learns the epoch length from the first epoch and warns once.
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+def test_fit_with_bad_clip_logger_on_current_backend(tmp_path, corpus,
+                                                     capsys):  # fmt: skip
+    _, manifest = corpus
+    with open(manifest) as f:
+        rows = list(csv.DictReader(f))
+    broken = tmp_path / "corpus" / "broken.wav"
+    broken.write_bytes(b"RIFF....")
+    with open(manifest, "a") as f:
+        f.write(f"broken.wav,0,{rows[0]['class_name']}\n")
+    ds = pipelines.classification_dataset(
+        manifest, num_classes=7, sample_rate=RATE, clip_seconds=0.1,
+        batch_size=4, seed=0,
+    )  # fmt: skip
+    model = keras.Sequential(
+        [keras.Input((800,)), keras.layers.Dense(7, activation="softmax")]
+    )
+    model.compile("sgd", "categorical_crossentropy")
+    model.fit(ds, epochs=2, verbose=0, shuffle=False,
+              callbacks=[bad_clips.BadClipLogger(ds)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Epoch 1: 1 bad clip skipped" in out
+    assert "Epoch 2: 1 bad clip skipped" in out and "broken.wav" in out
