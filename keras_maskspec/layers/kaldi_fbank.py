@@ -117,9 +117,10 @@ class KaldiFbank(keras.layers.Layer):
     Examples:
     >>> import numpy as np
     >>> layer = KaldiFbank()
-    >>> layer(np.zeros((2, 16000), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 16000), "float32")).shape)
     (2, 98, 128)
-    >>> KaldiFbank(target_length=1024)(np.zeros((1, 160000), "float32")).shape
+    >>> padded = KaldiFbank(target_length=1024)
+    >>> tuple(padded(np.zeros((1, 160000), "float32")).shape)
     (1, 1024, 128)
 
     References:

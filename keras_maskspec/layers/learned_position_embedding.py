@@ -31,7 +31,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     Examples:
     >>> import numpy as np
     >>> layer = LearnedPositionEmbedding(6, 8)
-    >>> layer(np.zeros((2, 4, 8, 32), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 4, 8, 32), "float32")).shape)
     (2, 32, 32)
     """
 
