@@ -4,6 +4,12 @@ import keras
 from keras import ops
 
 from keras_maskspec.layers.class_token import ClassToken
+
+# Imported so that saved encoders with a Kaldi front end deserialise.
+from keras_maskspec.layers.kaldi_fbank import KaldiFbank  # noqa: F401
+from keras_maskspec.layers.learned_position_embedding import (
+    LearnedPositionEmbedding,
+)
 from keras_maskspec.layers.log_mel_spectrogram import LogMelSpectrogram
 from keras_maskspec.layers.patch_embedding import PatchEmbedding
 from keras_maskspec.layers.sincos_position_embedding import (
@@ -38,8 +44,15 @@ class MaskSpecEncoder(keras.Model):
         drop_path_rate: float. Stochastic depth, linearly increasing over
             the blocks up to this rate. Defaults to `0.0`.
         layer_norm_epsilon: float. Defaults to `1e-6`.
-        frontend: a `LogMelSpectrogram`, its config dict, or `None` for the
-            MaskSpec default (32 kHz, 128 Kaldi mel bands).
+        frontend: a `LogMelSpectrogram` (or another front-end layer such as
+            `KaldiFbank`), its config dict, or `None` for the MaskSpec
+            default (32 kHz, 128 Kaldi mel bands).
+        position_embedding: str. `"sincos"` (fixed 2-D sin-cos, any clip
+            length) or `"learned"` (a `LearnedPositionEmbedding` table of
+            `position_grid`, e.g. for converted fine-tuned checkpoints).
+            Defaults to `"sincos"`.
+        position_grid: pair `(time_patches, mel_patches)` of the learned
+            table; required with `position_embedding="learned"`.
         seed: int or `None`. Seed for dropout/drop-path/front-end jitter.
         dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`.
 
@@ -69,11 +82,25 @@ class MaskSpecEncoder(keras.Model):
         drop_path_rate=0.0,
         layer_norm_epsilon=1e-6,
         frontend=None,
+        position_embedding="sincos",
+        position_grid=None,
         seed=None,
         dtype=None,
         **kwargs,
     ):
         # === Layers ===
+        if position_embedding not in ("sincos", "learned"):
+            raise ValueError(
+                "`position_embedding` must be 'sincos' or 'learned'. "
+                f"Received: position_embedding={position_embedding!r}"
+            )
+        if (position_embedding == "learned") != (position_grid is not None):
+            raise ValueError(
+                "`position_grid` is required with (and only with) "
+                "position_embedding='learned'. Received: "
+                f"position_embedding={position_embedding!r}, "
+                f"position_grid={position_grid}"
+            )
         if frontend is None:
             frontend = LogMelSpectrogram(seed=seed, dtype="float32")
         elif isinstance(frontend, dict):
@@ -90,9 +117,16 @@ class MaskSpecEncoder(keras.Model):
             dtype=dtype,
             name="patch_embedding",
         )
-        position_embedding = SinCosPositionEmbedding(
-            dtype=dtype, name="position_embedding"
-        )
+        position_embedding_kind = position_embedding
+        if position_embedding == "learned":
+            position_grid = tuple(int(v) for v in position_grid)
+            position_embedding = LearnedPositionEmbedding(
+                *position_grid, dtype=dtype, name="position_embedding"
+            )
+        else:
+            position_embedding = SinCosPositionEmbedding(
+                dtype=dtype, name="position_embedding"
+            )
         class_token = ClassToken(dtype=dtype, name="class_token")
         transformer_layers = [
             TransformerBlock(
@@ -133,6 +167,8 @@ class MaskSpecEncoder(keras.Model):
         self.dropout = dropout
         self.drop_path_rate = drop_path_rate
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.position_embedding_kind = position_embedding_kind
+        self.position_grid = position_grid
         self.seed = seed
         self.frontend = frontend
         self.patch_embedding = patch_embedding
@@ -205,6 +241,8 @@ class MaskSpecEncoder(keras.Model):
             "drop_path_rate": self.drop_path_rate,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "frontend": keras.layers.serialize(self.frontend),
+            "position_embedding": self.position_embedding_kind,
+            "position_grid": self.position_grid,
             "seed": self.seed,
             "dtype": self._layer_dtype,
         }
