@@ -20,7 +20,8 @@ Label conventions (classification):
 
 Every returned dataset carries `dataset.bad_clip_report`, a
 `BadClipReport`; pass the dataset to `BadClipLogger` to print it at each
-epoch end. If an epoch yields no readable clip at all, iteration fails with
+epoch end (a backend whose data adapter reads ahead into the next epoch may
+count a clip in the epoch before). If an epoch yields no readable clip at all, iteration fails with
 an error starting "No readable audio" that lists the first bad paths.
 """
 
