@@ -124,9 +124,7 @@ def mel_filterbank(
         upper = (edges_hz[..., 2:] - bin_hz) / fdiff[..., 1:]
         weights = ops.maximum(0.0, ops.minimum(lower, upper))
         if mel_norm == "slaney":
-            weights = weights * (
-                2.0 / (edges_hz[..., 2:] - edges_hz[..., :-2])
-            )
+            weights = weights * (2.0 / (edges_hz[..., 2:] - edges_hz[..., :-2]))
     weights = ops.cast(weights, dtype)
     if not batched:
         weights = weights[0]
@@ -263,8 +261,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         ):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(
-                    f"`{name}` must be a positive int. Received: "
-                    f"{name}={value}"
+                    f"`{name}` must be a positive int. Received: {name}={value}"
                 )
         if window_length > fft_length:
             raise ValueError(

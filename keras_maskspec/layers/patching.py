@@ -1,4 +1,4 @@
-"""`patchify`/`unpatchify` and the fixed 2-D sin-cos position table.
+"""`patchify`/`unpatchify` (and the `Patchify` layer), sin-cos positions.
 
 Conventions used across the package: a spectrogram is `(batch, time, mel)`;
 a patch grid is `(time_patches, mel_patches)` and is flattened time-major
@@ -8,6 +8,7 @@ a patch grid is `(time_patches, mel_patches)` and is flattened time-major
 
 import math
 
+import keras
 from keras import ops
 
 
@@ -127,3 +128,40 @@ def sincos_position_embedding(time_patches, mel_patches, dim, dtype="float32"):
     f_grid = ops.tile(f_emb[None, :, :], (num_t, 1, 1))
     table = ops.concatenate([t_grid, f_grid], axis=-1)
     return ops.cast(ops.reshape(table, (-1, dim)), dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class Patchify(keras.layers.Layer):
+    """Cuts `(batch, time, mel)` into non-overlapping flattened patches.
+
+    The pre-trainer's reconstruction targets. See `patchify` for the layout.
+
+    Args:
+        patch_size: pair `(patch_time, patch_mel)`. Defaults to `(16, 16)`.
+
+    Output shape:
+        `(batch, time_patches * mel_patches, patch_time * patch_mel)`.
+
+    Examples:
+    >>> import numpy as np
+    >>> Patchify((16, 16))(np.zeros((2, 100, 128), "float32")).shape
+    (2, 48, 256)
+    """
+
+    def __init__(self, patch_size=(16, 16), **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = tuple(patch_size)
+
+    def call(self, inputs):
+        return patchify(inputs, self.patch_size)
+
+    def compute_output_shape(self, input_shape):
+        b, t, m = input_shape
+        pt, pf = self.patch_size
+        n = None if t is None else (t // pt) * (m // pf)
+        return (b, n, pt * pf)
+
+    def get_config(self):
+        config = super().get_config()
+        config["patch_size"] = self.patch_size
+        return config

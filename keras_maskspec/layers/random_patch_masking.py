@@ -89,7 +89,9 @@ class RandomPatchMasking(keras.layers.Layer):
             return ops.maximum(num_tokens - self.num_masked, 1)
         if isinstance(num_tokens, int):
             return max(int(round((1.0 - self.mask_ratio) * num_tokens)), 1)
-        keep = ops.round((1.0 - self.mask_ratio) * ops.cast(num_tokens, "float32"))
+        keep = ops.round(
+            (1.0 - self.mask_ratio) * ops.cast(num_tokens, "float32")
+        )
         return ops.maximum(ops.cast(keep, "int32"), 1)
 
     def call(self, inputs, training=None):

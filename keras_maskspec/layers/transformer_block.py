@@ -119,7 +119,9 @@ class TransformerBlock(keras.layers.Layer):
         x = x + self.drop_path_layer(h, training=training)
         h = self.fc2(
             self.output_drop(
-                keras.activations.gelu(self.fc1(self.norm2(x)), approximate=False),
+                keras.activations.gelu(
+                    self.fc1(self.norm2(x)), approximate=False
+                ),
                 training=training,
             )
         )

@@ -110,9 +110,7 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
         head = keras.layers.Dense(
             num_classes,
             activation=activation,
-            kernel_initializer=keras.initializers.TruncatedNormal(
-                stddev=2e-5
-            ),
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=2e-5),
             dtype="float32",
             name="head",
         )

@@ -1,7 +1,6 @@
 """The MaskSpec ViT encoder: raw waveform in, tokens out."""
 
 import keras
-from keras import ops
 
 from keras_maskspec.layers.class_token import ClassToken
 
@@ -12,7 +11,7 @@ from keras_maskspec.layers.learned_position_embedding import (
 )
 from keras_maskspec.layers.log_mel_spectrogram import LogMelSpectrogram
 from keras_maskspec.layers.patch_embedding import PatchEmbedding
-from keras_maskspec.layers.sincos_position_embedding import (
+from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.transformer_block import TransformerBlock
@@ -102,7 +101,9 @@ class MaskSpecEncoder(keras.Model):
                 f"position_grid={position_grid}"
             )
         if frontend is None:
-            frontend = LogMelSpectrogram(seed=seed, dtype="float32")
+            frontend = LogMelSpectrogram(
+                seed=seed, dtype="float32", name="frontend"
+            )
         elif isinstance(frontend, dict):
             frontend = keras.layers.deserialize(frontend)
         if not isinstance(frontend, keras.layers.Layer):
@@ -189,9 +190,12 @@ class MaskSpecEncoder(keras.Model):
         >>> MaskSpecEncoder.from_preset("maskspec_tiny").min_num_samples()
         4801
         """
-        hop = self.frontend.hop_length
-        return 1 + (self.patch_size[0] - 1) * hop + (
-            1 if self.frontend.preemphasis else 0
+        frontend = self.frontend
+        extra = 1 if frontend.preemphasis else 0
+        # Reflect padding needs more than fft_length // 2 samples.
+        shortest = frontend.fft_length // 2 + 1 + extra
+        return max(
+            (self.patch_size[0] - 1) * frontend.hop_length + extra, shortest
         )
 
     def num_patches(self, num_samples):

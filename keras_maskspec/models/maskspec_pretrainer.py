@@ -4,9 +4,9 @@ import keras
 from keras import ops
 
 from keras_maskspec.layers.mask_token_restore import MaskTokenRestore
-from keras_maskspec.layers.patchify import Patchify
+from keras_maskspec.layers.patching import Patchify
 from keras_maskspec.layers.random_patch_masking import RandomPatchMasking
-from keras_maskspec.layers.sincos_position_embedding import (
+from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.transformer_block import TransformerBlock

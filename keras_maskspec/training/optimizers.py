@@ -16,8 +16,9 @@ def scaled_learning_rate(base_learning_rate, global_batch_size):
     return base_learning_rate * global_batch_size / 256.0
 
 
-def warmup_cosine(learning_rate, warmup_steps=0, total_steps=None,
-                  final_learning_rate=1e-6):
+def warmup_cosine(
+    learning_rate, warmup_steps=0, total_steps=None, final_learning_rate=1e-6
+):
     """Linear warm-up then half-cosine to `final_learning_rate`.
 
     Returns a plain float when neither warm-up nor decay is asked for.

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from scipy.special import erf
+from scipy.special import softmax
+
+from keras_maskspec.layers import DropPath
+from keras_maskspec.layers import TransformerBlock
+from tests.test_case import run_layer_test
+from tests.test_case import to_numpy
+
+
+def layer_norm(x, gamma, beta, eps=1e-6):
+    mean = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def reference_block(x, w, heads):
+    """timm `Block.forward` written out in numpy."""
+    b, n, d = x.shape
+    h = layer_norm(x, w["norm1/gamma"], w["norm1/beta"])
+    qkv = (h @ w["qkv/kernel"] + w["qkv/bias"]).reshape(b, n, 3, heads, -1)
+    q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+    att = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // heads), -1)
+    out = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+    x = x + out @ w["proj/kernel"] + w["proj/bias"]
+    h = layer_norm(x, w["norm2/gamma"], w["norm2/beta"])
+    h = h @ w["fc1/kernel"] + w["fc1/bias"]
+    h = 0.5 * h * (1 + erf(h / np.sqrt(2)))
+    return x + h @ w["fc2/kernel"] + w["fc2/bias"]
+
+
+def test_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 16)).astype("float32")
+    block = TransformerBlock(16, 4, 32)
+    out = to_numpy(run_layer_test(block, x, expected_shape=(2, 7, 16)))
+    weights = {}
+    for v in block.weights:
+        # Randomise norms too, so the reference checks them.
+        value = rng.normal(size=v.shape).astype("float32") * 0.3
+        v.assign(value)
+        weights["/".join(v.path.split("/")[-2:])] = value.astype("float64")
+    out = to_numpy(block(x))
+    expected = reference_block(x.astype("float64"), weights, 4)
+    np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_dropout_and_drop_path_only_while_training():
+    x = np.random.default_rng(1).normal(size=(4, 5, 16)).astype("float32")
+    block = TransformerBlock(16, 2, 32, dropout=0.5, drop_path=0.5, seed=1)
+    a, b = to_numpy(block(x)), to_numpy(block(x))
+    np.testing.assert_allclose(a, b)
+    assert not np.allclose(to_numpy(block(x, training=True)), a)
+
+
+def test_drop_path_drops_whole_examples():
+    layer = DropPath(0.5, seed=0)
+    out = to_numpy(layer(np.ones((64, 3, 2), "float32"), training=True))
+    per_example = out.reshape(64, -1)
+    assert set(np.unique(per_example)) <= {0.0, 2.0}
+    assert (per_example.min(1) == per_example.max(1)).all()
+    assert 10 < (per_example[:, 0] == 0).sum() < 54
+
+
+def test_heads_must_divide_width():
+    with pytest.raises(ValueError, match="num_heads"):
+        TransformerBlock(10, 3, 20)

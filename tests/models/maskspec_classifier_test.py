@@ -1,0 +1,128 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_maskspec.models import MaskSpecClassifier
+from keras_maskspec.models import MaskSpecEncoder
+from keras_maskspec.models import MaskSpecPretrainer
+from keras_maskspec.training import LayerDecayAdamW
+from tests.test_case import TINY_DECODER
+from tests.test_case import TINY_ENCODER
+from tests.test_case import assert_config_complete
+from tests.test_case import run_model_saving_test
+from tests.test_case import to_numpy
+from tests.test_case import tone_batch
+
+
+def labelled(n=16, seconds=0.5, seed=0):
+    """Two classes: low tones vs high tones."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 32000)) / 32000
+    labels = np.arange(n) % 2
+    f0 = np.where(labels == 0, 300.0, 4000.0) * rng.uniform(0.9, 1.1, n)
+    x = np.sin(2 * np.pi * f0[:, None] * t) + 0.05 * rng.normal(
+        size=(n, len(t))
+    )
+    return x.astype("float32"), labels
+
+
+def test_classifier_trains_from_the_pretrained_encoder():
+    pretrainer = MaskSpecPretrainer(
+        MaskSpecEncoder(**TINY_ENCODER), **TINY_DECODER, seed=0
+    )
+    pretrainer.compile(learning_rate=1e-3)
+    pretrainer.fit(tone_batch(8, 0.5), batch_size=4, epochs=2, verbose=0)
+    model = MaskSpecClassifier(
+        pretrainer.encoder,
+        num_classes=2,
+        time_mask_param=8,
+        freq_mask_param=8,
+        patchout=4,
+        seed=0,
+    )
+    # Weights are shared, not copied.
+    assert model.encoder is pretrainer.encoder
+    x, y = labelled()
+    model.compile(learning_rate=3e-3, layer_decay=None)
+    history = model.fit(x, y, batch_size=8, epochs=12, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    accuracy = (model.predict(x, verbose=0).argmax(-1) == y).mean()
+    assert accuracy >= 0.9
+
+
+def test_multi_label_ignores_unlabelled_entries():
+    model = MaskSpecClassifier(
+        MaskSpecEncoder(**TINY_ENCODER), num_classes=3, multi_label=True
+    )
+    model.compile()
+    x = tone_batch(4, 0.5)
+    y = np.array([[1, -1, 0], [0, 1, -1], [-1, -1, 1], [1, 0, 0]], "float32")
+    loss_a = model.evaluate(x, y, verbose=0)[0]
+    # Changing the prediction target of unlabelled entries changes nothing.
+    y2 = np.where(y < 0, -1.0, y)
+    assert model.evaluate(x, y2, verbose=0)[0] == pytest.approx(loss_a)
+
+
+def test_layer_decay_gives_lower_rates_to_lower_blocks():
+    model = MaskSpecClassifier(MaskSpecEncoder(**TINY_ENCODER), num_classes=2)
+    model.compile(layer_decay=0.5)
+    assert isinstance(model.optimizer, LayerDecayAdamW)
+    mult = model.optimizer.lr_multipliers
+    enc = model.encoder
+    assert mult[enc.transformer_layers[0].qkv.kernel.path] == 0.25
+    assert mult[enc.transformer_layers[1].qkv.kernel.path] == 0.5
+    assert mult[enc.patch_embedding.weights[0].path] == 0.125
+    head = model.get_layer("head").kernel
+    assert mult[head.path] == 1.0
+
+
+def test_layer_decay_changes_the_update_size():
+    def step_sizes(decay):
+        keras.utils.set_random_seed(1)
+        model = MaskSpecClassifier(
+            MaskSpecEncoder(**TINY_ENCODER),
+            num_classes=2,
+            time_mask_param=0,
+            freq_mask_param=0,
+        )
+        model.compile(learning_rate=1e-2, layer_decay=decay, weight_decay=0)
+        kernel = model.encoder.transformer_layers[0].fc1.kernel
+        before = to_numpy(kernel).copy()
+        x, y = labelled(4)
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        return np.abs(to_numpy(kernel) - before).mean()
+
+    # Adam's first step moves every weight by ~lr: the multiplier shows.
+    ratio = step_sizes(0.5) / step_sizes(None)
+    assert ratio == pytest.approx(0.25, rel=0.1)
+
+
+def test_patchout_and_spec_augment_only_while_training():
+    model = MaskSpecClassifier(
+        MaskSpecEncoder(**TINY_ENCODER), num_classes=2, patchout=10, seed=0
+    )
+    x = tone_batch(2, 0.5)
+    a = to_numpy(model(x, training=False))
+    b = to_numpy(model(x, training=False))
+    np.testing.assert_allclose(a, b)
+    assert not np.allclose(to_numpy(model(x, training=True)), a)
+
+
+def test_config_and_saving(tmp_path):
+    model = MaskSpecClassifier(
+        MaskSpecEncoder(**TINY_ENCODER), num_classes=3, patchout=5
+    )
+    model.compile(label_smoothing=0.1)
+    x = tone_batch(4, 0.5)
+    model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    assert_config_complete(model)
+    restored = run_model_saving_test(model, x, tmp_path)
+    assert restored.encoder.hidden_dim == 32
+
+
+def test_bad_arguments():
+    encoder = MaskSpecEncoder(**TINY_ENCODER)
+    with pytest.raises(ValueError, match="num_classes"):
+        MaskSpecClassifier(encoder, num_classes=0)
+    with pytest.raises(ValueError, match="encoder"):
+        MaskSpecClassifier("maskspec_tiny", num_classes=2)
