@@ -120,11 +120,45 @@ def _tf_strategy(name):
                 "environment variable, which is not set. Received: "
                 "TF_CONFIG=None"
             )
+        _patch_multi_worker_mean()
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def _patch_multi_worker_mean():
+    """Works around Keras 3.15 failing `fit` under multi-worker TF.
+
+    `keras/src/backend/tensorflow/trainer.py:reduce_per_replica` reduces
+    the per-replica (scalar) loss/metric logs with
+    `strategy.reduce("MEAN", v, axis=0)`, which raises "Invalid reduction
+    dimension 0 for input with 0 dimensions" for scalars. Scalars are
+    reduced with `axis=None` instead; everything else is unchanged.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "_maskspec_patched", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not (
+            trainer._collective_all_reduce_multi_worker(strategy)
+        ):
+            return original(values, strategy, reduction)
+
+        def reduce(v):
+            first = strategy.experimental_local_results(v)[0]
+            axis = 0 if first.shape.rank else None
+            return strategy.reduce("MEAN", v, axis=axis)
+
+        return tree.map_structure(reduce, values)
+
+    reduce_per_replica._maskspec_patched = True
+    trainer.reduce_per_replica = reduce_per_replica
 
 
 def _jax_distribution(name):

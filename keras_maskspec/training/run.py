@@ -365,13 +365,12 @@ def _build_pretrainer(config):
     )
 
 
-def _common_callbacks(config, out_dir, global_batch, write):
+def _common_callbacks(config, out_dir, global_batch):
     checkpoint = cbs.RunCheckpoint(
         os.path.join(out_dir, "checkpoints"),
         keep_every=config.checkpoint_every
         if isinstance(config.checkpoint_every, int)
         else 0,
-        write=write,
     )
     before = [
         cbs.TrainingMonitor(global_batch),
@@ -467,7 +466,6 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
     """
     config = _as_config(config, PretrainConfig)
     out_dir = _prepare_run_dir(run_dir, config, resume)
-    write = out_dir == os.fspath(run_dir)
     keras.utils.set_random_seed(config.seed)
     strategy = get_strategy(config.strategy)
     replicas = num_replicas(strategy)
@@ -482,7 +480,7 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
             steps_per_execution=config.steps_per_execution,
         )
         checkpoint, before, loggers = _common_callbacks(
-            config, out_dir, global_batch, write
+            config, out_dir, global_batch
         )
         first_epoch = min(checkpoint.latest_epoch(), config.epochs)
         if _is_dataset(train_data) or callable(train_data):
@@ -508,7 +506,6 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
                     examples,
                     os.path.join(out_dir, "logs", "images"),
                     config.image_every,
-                    write=write,
                 )
             )
         callbacks.append(checkpoint)
@@ -599,7 +596,6 @@ def finetune(
     """
     config = _as_config(config, FinetuneConfig)
     out_dir = _prepare_run_dir(run_dir, config, resume)
-    write = out_dir == os.fspath(run_dir)
     keras.utils.set_random_seed(config.seed)
     strategy = get_strategy(config.strategy)
     replicas = num_replicas(strategy)
@@ -664,7 +660,7 @@ def finetune(
             steps_per_execution=config.steps_per_execution,
         )
         checkpoint, before, loggers = _common_callbacks(
-            config, out_dir, global_batch, write
+            config, out_dir, global_batch
         )
         first_epoch = min(checkpoint.latest_epoch(), config.epochs)
         if arrays:
