@@ -292,7 +292,7 @@ class AudioSet(Recipe):
         "maskspec_base (AS-20K)": 0.323,
         "maskspec_base (AS-2M)": 0.471,
     }
-    hours = 120.0
+    hours = 3.0
     config_defaults = {
         "num_classes": 527,
         "multi_label": True,

@@ -269,12 +269,14 @@ class Recipe:
                     train, run_config, True, seed=run_config.seed, **kwargs
                 )
                 test_ds = self.dataset(test, run_config, False, **kwargs)
+                # No per-epoch validation inside `fit`: Keras warns at the
+                # end of every pass over a dataset of unknown length (clips
+                # that fail to decode are skipped). Scored exactly below.
                 model = _training.finetune(
                     run_config,
                     _training.fresh_encoder(init),
                     train_ds,
                     os.path.join(out, run_name),
-                    validation_data=test_ds,
                 )
                 per_run[run_name] = self._predict(model, test_ds, train)
             result = self._finish(per_run, missing)

@@ -124,7 +124,7 @@ class DCASE2019Task1A(Recipe):
         "maskspec_small": 0.804,
         "maskspec_base": 0.801,
     }
-    hours = 3 * 20.0
+    hours = 4.0
     config_defaults = {
         "num_classes": len(SCENES),
         "multi_label": False,
@@ -137,6 +137,7 @@ class DCASE2019Task1A(Recipe):
         "base_learning_rate": 5e-3,
     }
     option_defaults = {"channels": list(CHANNELS)}
+    smoke_options = {"channels": ["left", "mid"]}
 
     def read(self, data):
         return read_dcase2019_task1a(data)

@@ -159,7 +159,7 @@ class OpenMIC2018(Recipe):
         "maskspec_small": 0.818,
         "maskspec_base": 0.814,
     }
-    hours = 8.0
+    hours = 1.5
     config_defaults = {
         "num_classes": len(INSTRUMENTS),
         "multi_label": True,

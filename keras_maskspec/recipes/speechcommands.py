@@ -121,7 +121,7 @@ class SpeechCommands(Recipe):
         "maskspec_small": 0.973,
         "maskspec_base": 0.977,
     }
-    hours = 10.0
+    hours = 1.5
     config_defaults = {
         "num_classes": NUM_CLASSES_V2,
         "multi_label": False,

@@ -1,0 +1,175 @@
+import json
+import os
+import runpy
+import sys
+
+import numpy as np
+import pytest
+
+from keras_maskspec import recipes
+from keras_maskspec.models import MaskSpecEncoder
+from keras_maskspec.recipes.base import SMOKE_ENCODER
+from tests.recipes import fake_layouts
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def _script(name, argv, capsys):
+    """Runs recipes/<name>/train.py in-process; returns its JSON output."""
+    path = os.path.join(REPO, "recipes", name, "train.py")
+    old = sys.argv
+    sys.argv = [path, *argv]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(path, run_name="__main__")
+    finally:
+        sys.argv = old
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    return json.loads(out[out.index("{") :])
+
+
+@pytest.mark.parametrize("name", sorted(recipes.RECIPES))
+def test_config_json_matches_registry(name):
+    path = os.path.join(REPO, "recipes", name, "config.json")
+    with open(path) as f:
+        on_disk = json.load(f)
+    assert on_disk == json.loads(json.dumps(recipes.get_recipe(name).defaults()))
+
+
+@pytest.mark.parametrize("name", sorted(recipes.RECIPES))
+def test_readme_states_command_result_and_time(name):
+    with open(os.path.join(REPO, "recipes", name, "README.md")) as f:
+        text = f.read()
+    assert f"python recipes/{name}/train.py --data" in text
+    assert "GPU" in text and "paper" in text.lower()
+
+
+def test_paper_defaults_and_overrides():
+    esc = recipes.get_recipe("esc50")
+    config, options = esc.resolve()
+    assert (config.epochs, config.patchout, config.mixup_alpha) == (80, 100, 0.3)
+    assert config.clip_seconds == 5.0 and options["folds"] == [1, 2, 3, 4, 5]
+    assert recipes.get_recipe("speechcommands").resolve()[0].clip_seconds == 1.0
+    dcase = recipes.get_recipe("dcase2019_task1a").resolve()[0]
+    assert (dcase.epochs, dcase.base_learning_rate, dcase.mixup_alpha) == (
+        200, 5e-3, 0.2
+    )
+    as2m = recipes.get_recipe("audioset").resolve()[0]
+    assert as2m.class_balanced and as2m.samples_per_epoch == 100_000
+    assert as2m.label_smoothing == 0.1 and as2m.patchout == 200
+    as20k = recipes.get_recipe("audioset").resolve(variant="as20k")[0]
+    assert not as20k.class_balanced and as20k.samples_per_epoch is None
+    assert recipes.get_recipe("openmic2018").resolve()[0].mixup_alpha == 0.0
+    config, options = esc.resolve(epochs=3, folds=[2])
+    assert config.epochs == 3 and options["folds"] == [2]
+    with pytest.raises(ValueError, match="Unknown esc50 setting"):
+        esc.resolve(epoch=3)
+
+
+def test_cli_flag_parsing():
+    from keras_maskspec.recipes import cli
+
+    recipe = recipes.get_recipe("esc50")
+    args = cli.build_parser(recipe).parse_args(
+        ["--data", "x", "--folds", "1,3", "--base-learning-rate", "5e-4",
+         "--encoder-overrides", '{"num_layers": 2}']
+    )  # fmt: skip
+    assert cli._overrides(args, recipe) == {
+        "folds": [1, 3],
+        "base_learning_rate": 5e-4,
+        "encoder_overrides": {"num_layers": 2},
+    }
+    args = cli.build_parser(recipe).parse_args(["--data", "x", "--folds", "2"])
+    assert cli._overrides(args, recipe) == {"folds": [2]}
+
+
+@pytest.mark.large
+def test_esc50_smoke_script(tmp_path, capsys):
+    root = fake_layouts.make_esc50(str(tmp_path))
+    out = str(tmp_path / "out")
+    result = _script("esc50", ["--data", root, "--smoke", "--out", out], capsys)
+    assert set(result["folds"]) == {"fold1"}
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert os.path.isfile(os.path.join(out, "fold1", "model.keras"))
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f)["accuracy"] == result["accuracy"]
+    # The finished run scores the same through evaluate().
+    again = recipes.get_recipe("esc50").evaluate(out, root, smoke=True)
+    assert again["accuracy"] == pytest.approx(result["accuracy"])
+
+
+@pytest.mark.large
+def test_speechcommands_smoke_script(tmp_path, capsys):
+    root = fake_layouts.make_speechcommands(str(tmp_path))
+    result = _script("speechcommands", ["--data", root, "--smoke"], capsys)
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+@pytest.mark.large
+def test_dcase_smoke_script_ensembles_channels(tmp_path, capsys):
+    root = fake_layouts.make_dcase2019(str(tmp_path))
+    result = _script("dcase2019_task1a", ["--data", root, "--smoke"], capsys)
+    assert set(result) >= {"left", "mid", "ensemble", "accuracy"}
+    assert result["accuracy"] == result["ensemble"]["accuracy"]
+
+
+@pytest.mark.large
+def test_openmic_smoke_script(tmp_path, capsys):
+    root = fake_layouts.make_openmic2018(str(tmp_path))
+    result = _script("openmic2018", ["--data", root, "--smoke"], capsys)
+    assert 0.0 <= result["map"] <= 1.0
+
+
+@pytest.mark.large
+def test_audioset_smoke_pretrain_then_finetune(tmp_path, capsys):
+    root, _ = fake_layouts.make_audioset(str(tmp_path))
+    run = str(tmp_path / "pretrain")
+    result = _script(
+        "audioset", ["--data", root, "--smoke", "--pretrain", "--out", run], capsys
+    )
+    assert result["sources"] == 6 and result["missing_clips"] == 2
+    assert os.path.isfile(os.path.join(run, "encoder.keras"))
+    result = _script(
+        "audioset",
+        ["--data", root, "--smoke", "--init", run, "--variant", "as20k"],
+        capsys,
+    )
+    assert set(result) >= {"map", "mauc", "d_prime", "missing_clips"}
+    assert result["missing_clips"] == 2  # one balanced + one eval clip
+
+
+@pytest.mark.parametrize("method", ["linear", "knn"])
+def test_probe_on_recipe_data(tmp_path, method):
+    root = fake_layouts.make_esc50(str(tmp_path))
+    encoder = MaskSpecEncoder(**SMOKE_ENCODER)
+    result = recipes.get_recipe("esc50").evaluate(
+        encoder, root, smoke=True, probe=method, folds=[1, 2]
+    )
+    assert set(result["folds"]) == {"fold1", "fold2"}
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_probe_multilabel_openmic(tmp_path):
+    root = fake_layouts.make_openmic2018(str(tmp_path))
+    encoder = MaskSpecEncoder(**SMOKE_ENCODER)
+    result = recipes.get_recipe("openmic2018").evaluate(
+        encoder, root, smoke=True, probe="knn"
+    )
+    assert 0.0 <= result["map"] <= 1.0
+
+
+def test_linear_and_knn_probe_learn_separable_classes():
+    from keras_maskspec.training import probe
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 8)) * 3
+    y = np.repeat(np.arange(3), 20)
+    x = centers[y] + rng.normal(size=(60, 8))
+    for fn in (probe.linear_probe, probe.knn_probe):
+        scores = fn(x[::2], y[::2], x[1::2], num_classes=3)
+        assert np.mean(scores.argmax(-1) == y[1::2]) > 0.9
+    multi = np.stack([y == 0, y == 1], axis=1).astype("float32")
+    multi[::3, 0] = -1  # unknown entries are ignored
+    scores = probe.linear_probe(x[::2], multi[::2], x[1::2], 2, multi_label=True)
+    assert scores.shape == (30, 2)
