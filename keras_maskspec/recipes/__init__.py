@@ -59,7 +59,7 @@ def get_recipe(name):
     >>> get_recipe("esc-50")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown recipe. Available: ['audioset', 'dcase2019_task1a', 'esc50', 'openmic2018', 'speechcommands']. Received: name='esc-50'
+    ValueError: Unknown recipe. Available: [...]. Received: name='esc-50'
     """
     if name not in RECIPES:
         raise ValueError(

@@ -129,7 +129,9 @@ def read_segments(path):
                     f"start/end seconds. Received: row={row}"
                 ) from None
             mids = [m.strip() for m in ",".join(row[3:]).split(",")]
-            segments.append((row[0].strip(), start, end, [m for m in mids if m]))
+            segments.append(
+                (row[0].strip(), start, end, [m for m in mids if m])
+            )
     return segments
 
 
@@ -142,7 +144,7 @@ def ytid_candidates(stem):
 
     Examples:
     >>> ytid_candidates("Y-0RWZT-miFs")
-    ['-0RWZT-miFs', 'Y-0RWZT-miF']
+    ['-0RWZT-miFs', 'Y-0RWZT-miFs']
     >>> ytid_candidates("_abcdefghij_30.000_40.000")
     ['_abcdefghij', '_abcdefghij_30.000_40.000']
     """
@@ -225,8 +227,8 @@ def read_audioset(root, audio_dir=None, splits=None, require_labels=True):
     AudioSet layout: missing class_labels_indices.csv (index
     """
     root = layout_lib.require_dir(root, NAME)
-    audio_dir = root if audio_dir is None else layout_lib.require_dir(
-        audio_dir, NAME
+    audio_dir = (
+        root if audio_dir is None else layout_lib.require_dir(audio_dir, NAME)
     )
     class_path = find_metadata(root, CLASS_FILE)
     if class_path is None and require_labels:
@@ -335,10 +337,12 @@ class AudioSet(Recipe):
         from keras_maskspec.training.config import PretrainConfig
 
         result = super().defaults()
-        result["variants"] = {k: dict(v) for k, v in self.variant_defaults.items()}
-        result["pretrain"] = PretrainConfig().replace(
-            **self.pretrain_defaults
-        ).to_dict()
+        result["variants"] = {
+            k: dict(v) for k, v in self.variant_defaults.items()
+        }
+        result["pretrain"] = (
+            PretrainConfig().replace(**self.pretrain_defaults).to_dict()
+        )
         return result
 
     def resolve(self, smoke=False, **overrides):
@@ -396,8 +400,9 @@ class AudioSet(Recipe):
             **overrides: `PretrainConfig` fields, `variant` or `audio_dir`.
 
         Returns:
-            dict: `sources` (clips or shards used), `missing_clips`, `loss` (last epoch) and
-            `run_dir` (`None` for a temporary run).
+            dict: `sources` (clips or shards used), `missing_clips`,
+            `loss` (last epoch) and `run_dir` (`None` for a temporary
+            run).
         """
         import shutil
         import tempfile
@@ -406,7 +411,9 @@ class AudioSet(Recipe):
         from keras_maskspec.training.config import PretrainConfig
 
         options = dict(self.option_defaults)
-        options.update({k: overrides.pop(k) for k in list(overrides) if k in options})
+        options.update(
+            {k: overrides.pop(k) for k in list(overrides) if k in options}
+        )
         config = PretrainConfig().replace(**self.pretrain_defaults)
         if smoke:
             config = config.replace(**self.smoke_pretrain)
@@ -426,7 +433,9 @@ class AudioSet(Recipe):
         if config.steps_per_epoch:
             dataset = dataset.repeat()
         owned = out is None
-        run_dir = tempfile.mkdtemp(prefix="maskspec_pretrain_") if owned else out
+        run_dir = (
+            tempfile.mkdtemp(prefix="maskspec_pretrain_") if owned else out
+        )
         try:
             model, history = _training.pretrain(config, dataset, run_dir)
             loss = history.get("loss", [float("nan")])[-1] if history else None

@@ -250,14 +250,19 @@ class Recipe:
 
         config, options = self.resolve(smoke=smoke, **overrides)
         owned = out is None
-        out = tempfile.mkdtemp(prefix=f"maskspec_{self.name}_") if owned else out
+        out = (
+            tempfile.mkdtemp(prefix=f"maskspec_{self.name}_") if owned else out
+        )
         os.makedirs(out, exist_ok=True)
         try:
             per_run = {}
             missing = 0
             for run_name, train, test, kwargs in self.runs(data, options):
                 missing = max(missing, train.missing + test.missing)
-                train, test = self._limit(train, smoke), self._limit(test, smoke)
+                train, test = (
+                    self._limit(train, smoke),
+                    self._limit(test, smoke),
+                )
                 run_config = config.replace(
                     num_classes=train.num_classes,
                     multi_label=train.multi_label,
@@ -393,4 +398,3 @@ def sigmoid(logits):
     [0.5, 0.5]
     """
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
-

@@ -163,6 +163,8 @@ class DCASE2019Task1A(Recipe):
             result["ensemble"] = {
                 "accuracy": metrics_lib.accuracy(first["y_true"], probs)
             }
-        headline = result["ensemble" if len(per_run) > 1 else next(iter(per_run))]
+        headline = result[
+            "ensemble" if len(per_run) > 1 else next(iter(per_run))
+        ]
         result["accuracy"] = headline["accuracy"]
         return result

@@ -57,7 +57,9 @@ def require_dir(root, dataset):
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise LayoutError(f"{dataset} data folder not found. Received: data={root}")
+        raise LayoutError(
+            f"{dataset} data folder not found. Received: data={root}"
+        )
     return os.path.abspath(root)
 
 

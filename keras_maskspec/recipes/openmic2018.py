@@ -181,7 +181,9 @@ class OpenMIC2018(Recipe):
         yield "model", parts["train"], parts["test"], {}
 
     def score(self, y_true, y_score):
-        result = {"map": metrics_lib.masked_mean_average_precision(y_true, y_score)}
+        result = {
+            "map": metrics_lib.masked_mean_average_precision(y_true, y_score)
+        }
         try:
             result["mauc"] = metrics_lib.mean_auc(y_true, y_score)
         except ValueError:

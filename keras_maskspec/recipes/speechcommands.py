@@ -66,8 +66,7 @@ def read_speech_commands(root):
     words = sorted(
         d
         for d in os.listdir(root)
-        if not d.startswith(("_", "."))
-        and os.path.isdir(os.path.join(root, d))
+        if not d.startswith(("_", ".")) and os.path.isdir(os.path.join(root, d))
     )
     if not words:
         raise layout_lib.LayoutError(

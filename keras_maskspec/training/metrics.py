@@ -22,10 +22,9 @@ at every epoch end and writes it into the epoch `logs`, so `CSVLogger`,
 the callback list see it.
 """
 
+import keras
 import numpy as np
 from scipy import stats
-
-import keras
 
 
 def _as_2d(name, array):

@@ -16,9 +16,8 @@ Both return class scores for the test clips, so any metric of
 thing for two `ClipSet`s of a recipe (`Recipe.evaluate(..., probe=...)`).
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -138,7 +137,9 @@ def linear_probe(
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         targets = train_y.astype(np.int64)
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
+        optimizer=keras.optimizers.AdamW(
+            learning_rate, weight_decay=weight_decay
+        ),
         loss=loss,
     )
     model.fit(

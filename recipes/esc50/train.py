@@ -1,8 +1,8 @@
 """MaskSpec recipe: esc50. See README.md next to this file.
 
-Thin front door: the protocol, defaults (config.json) and training live in
-`keras_maskspec.recipes.get_recipe("esc50")`. Run with `--help` for the
-flags; `--smoke` runs a tiny model for a few steps.
+Thin front door: the protocol, defaults (config.json) and training live
+in `keras_maskspec.recipes.get_recipe("esc50")`. Run with `--help`
+for the flags; `--smoke` runs a tiny model for a few steps.
 """
 
 import sys

@@ -86,7 +86,9 @@ def make_speechcommands(root):
             f.write("\n".join(entries) + "\n")
     _write(
         os.path.join(root, "_background_noise_", "white_noise.wav"),
-        np.random.default_rng(0).normal(scale=0.1, size=32000).astype("float32"),
+        np.random.default_rng(0)
+        .normal(scale=0.1, size=32000)
+        .astype("float32"),
         16000,
         subtype="PCM_16",
     )

@@ -29,7 +29,11 @@ def test_speechcommands_layout(tmp_path):
     root = fake_layouts.make_speechcommands(str(tmp_path))
     splits = recipes.read_speech_commands(root)
     assert splits["train"].class_names == ["down", "go", "yes"]
-    assert [len(splits[s]) for s in ("train", "validation", "test")] == [6, 3, 3]
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [
+        6,
+        3,
+        3,
+    ]
     assert not set(splits["train"].files) & set(splits["test"].files)
     assert splits["test"].keys[0] == "down/3bfd30e6_nohash_0.wav"
     assert len(splits["background_noise"]) == 1
@@ -66,7 +70,9 @@ def test_openmic_layout(tmp_path):
     np.testing.assert_array_equal(train.labels < 0, ~mask)
     expected = (parts["y_true"]["train"] >= 0.5).astype(np.float32)
     np.testing.assert_array_equal(train.labels[mask], expected[mask])
-    assert train.files[0].endswith(os.path.join("audio", "000", "000100_3840.ogg"))
+    assert train.files[0].endswith(
+        os.path.join("audio", "000", "000100_3840.ogg")
+    )
 
 
 def test_audioset_segments_and_naming_conventions(tmp_path):
@@ -114,19 +120,41 @@ def test_ytid_candidates(stem, ytid):
     "builder, reader, remove, match",
     [
         ("make_esc50", "read_esc50", "meta/esc50.csv", "meta/esc50.csv"),
-        ("make_speechcommands", "read_speech_commands", "testing_list.txt",
-         "testing_list.txt"),
-        ("make_dcase2019", "read_dcase2019_task1a",
-         "evaluation_setup/fold1_evaluate.csv", "fold1_evaluate.csv"),
-        ("make_openmic2018", "read_openmic2018", "openmic-2018.npz",
-         "openmic-2018.npz"),
-        ("make_openmic2018", "read_openmic2018", "partitions/split01_test.csv",
-         "split01_test.csv"),
-        ("make_audioset", "read_audioset",
-         "metadata/class_labels_indices.csv", "class_labels_indices.csv"),
+        (
+            "make_speechcommands",
+            "read_speech_commands",
+            "testing_list.txt",
+            "testing_list.txt",
+        ),
+        (
+            "make_dcase2019",
+            "read_dcase2019_task1a",
+            "evaluation_setup/fold1_evaluate.csv",
+            "fold1_evaluate.csv",
+        ),
+        (
+            "make_openmic2018",
+            "read_openmic2018",
+            "openmic-2018.npz",
+            "openmic-2018.npz",
+        ),
+        (
+            "make_openmic2018",
+            "read_openmic2018",
+            "partitions/split01_test.csv",
+            "split01_test.csv",
+        ),
+        (
+            "make_audioset",
+            "read_audioset",
+            "metadata/class_labels_indices.csv",
+            "class_labels_indices.csv",
+        ),
     ],
 )
-def test_missing_file_errors_name_the_file(tmp_path, builder, reader, remove, match):
+def test_missing_file_errors_name_the_file(
+    tmp_path, builder, reader, remove, match
+):
     root = getattr(fake_layouts, builder)(str(tmp_path))
     root = root[0] if isinstance(root, tuple) else root
     os.remove(os.path.join(root, *remove.split("/")))
@@ -154,5 +182,9 @@ def test_get_recipe_lists_names():
     with pytest.raises(ValueError, match="esc50"):
         recipes.get_recipe("nope")
     assert set(recipes.RECIPES) == {
-        "audioset", "esc50", "speechcommands", "dcase2019_task1a", "openmic2018"
+        "audioset",
+        "esc50",
+        "speechcommands",
+        "dcase2019_task1a",
+        "openmic2018",
     }

@@ -38,10 +38,7 @@ def test_average_precision_matches_sklearn(ties):
 def test_mean_auc_and_d_prime_match_sklearn_scipy(ties):
     y, score = _multilabel(1, ties=ties)
     expected = np.mean(
-        [
-            skm.roc_auc_score(y[:, c], score[:, c])
-            for c in range(y.shape[1] - 1)
-        ]
+        [skm.roc_auc_score(y[:, c], score[:, c]) for c in range(y.shape[1] - 1)]
     )
     mauc = metrics.mean_auc(y, score)
     np.testing.assert_allclose(mauc, expected, rtol=1e-12)
@@ -64,9 +61,7 @@ def test_masked_map_matches_sklearn_on_labelled_entries():
     for c in range(5):
         keep = mask[:, c]
         expected.append(
-            skm.average_precision_score(
-                y_conf[keep, c] >= 0.5, score[keep, c]
-            )
+            skm.average_precision_score(y_conf[keep, c] >= 0.5, score[keep, c])
         )
     ours = metrics.masked_mean_average_precision(y_conf, score, mask)
     np.testing.assert_allclose(ours, np.mean(expected), rtol=1e-12)
@@ -92,7 +87,10 @@ def test_accuracy_matches_sklearn():
     single = metrics.mean_average_precision(ids, score)
     onehot = np.eye(4)[ids]
     expected_map = np.mean(
-        [skm.average_precision_score(onehot[:, c], score[:, c]) for c in range(4)]
+        [
+            skm.average_precision_score(onehot[:, c], score[:, c])
+            for c in range(4)
+        ]
     )
     np.testing.assert_allclose(single, expected_map, rtol=1e-12)
 
@@ -116,8 +114,12 @@ def test_map_callback_logs_exact_map():
     y[1] = 0
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(loss="binary_crossentropy")
-    callback = metrics.MeanAveragePrecisionCallback([(x[:8], y[:8]), (x[8:], y[8:])])
+    callback = metrics.MeanAveragePrecisionCallback(
+        [(x[:8], y[:8]), (x[8:], y[8:])]
+    )
     history = model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
     expected = metrics.mean_average_precision(y, model.predict(x, verbose=0))
     assert len(history.history["val_map"]) == 2
-    np.testing.assert_allclose(history.history["val_map"][-1], expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        history.history["val_map"][-1], expected, rtol=1e-5
+    )

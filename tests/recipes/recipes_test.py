@@ -34,7 +34,9 @@ def test_config_json_matches_registry(name):
     path = os.path.join(REPO, "recipes", name, "config.json")
     with open(path) as f:
         on_disk = json.load(f)
-    assert on_disk == json.loads(json.dumps(recipes.get_recipe(name).defaults()))
+    assert on_disk == json.loads(
+        json.dumps(recipes.get_recipe(name).defaults())
+    )
 
 
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
@@ -48,12 +50,18 @@ def test_readme_states_command_result_and_time(name):
 def test_paper_defaults_and_overrides():
     esc = recipes.get_recipe("esc50")
     config, options = esc.resolve()
-    assert (config.epochs, config.patchout, config.mixup_alpha) == (80, 100, 0.3)
+    assert (config.epochs, config.patchout, config.mixup_alpha) == (
+        80,
+        100,
+        0.3,
+    )
     assert config.clip_seconds == 5.0 and options["folds"] == [1, 2, 3, 4, 5]
     assert recipes.get_recipe("speechcommands").resolve()[0].clip_seconds == 1.0
     dcase = recipes.get_recipe("dcase2019_task1a").resolve()[0]
     assert (dcase.epochs, dcase.base_learning_rate, dcase.mixup_alpha) == (
-        200, 5e-3, 0.2
+        200,
+        5e-3,
+        0.2,
     )
     as2m = recipes.get_recipe("audioset").resolve()[0]
     assert as2m.class_balanced and as2m.samples_per_epoch == 100_000
@@ -126,7 +134,9 @@ def test_audioset_smoke_pretrain_then_finetune(tmp_path, capsys):
     root, _ = fake_layouts.make_audioset(str(tmp_path))
     run = str(tmp_path / "pretrain")
     result = _script(
-        "audioset", ["--data", root, "--smoke", "--pretrain", "--out", run], capsys
+        "audioset",
+        ["--data", root, "--smoke", "--pretrain", "--out", run],
+        capsys,
     )
     assert result["sources"] == 6 and result["missing_clips"] == 2
     assert os.path.isfile(os.path.join(run, "encoder.keras"))
@@ -171,5 +181,7 @@ def test_linear_and_knn_probe_learn_separable_classes():
         assert np.mean(scores.argmax(-1) == y[1::2]) > 0.9
     multi = np.stack([y == 0, y == 1], axis=1).astype("float32")
     multi[::3, 0] = -1  # unknown entries are ignored
-    scores = probe.linear_probe(x[::2], multi[::2], x[1::2], 2, multi_label=True)
+    scores = probe.linear_probe(
+        x[::2], multi[::2], x[1::2], 2, multi_label=True
+    )
     assert scores.shape == (30, 2)
