@@ -722,10 +722,11 @@ def load_run(run_dir):
         A `MaskSpecPretrainer` or `MaskSpecClassifier`.
 
     Examples:
-    >>> load_run("/no/such/run")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: No run in /no/such/run: neither model.keras nor config.json. Received: run_dir='/no/such/run'
+    >>> try:
+    ...     load_run("/no/such/run")
+    ... except FileNotFoundError as e:
+    ...     print(str(e).split(":")[0])
+    No run in /no/such/run
     """
     run_dir = os.fspath(run_dir)
     final = os.path.join(run_dir, "model.keras")
@@ -770,10 +771,11 @@ def load_encoder(run_dir):
         run_dir: str. A directory written by `pretrain` or `finetune`.
 
     Examples:
-    >>> load_encoder("/no/such/run")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: No run in /no/such/run: neither model.keras nor config.json. Received: run_dir='/no/such/run'
+    >>> try:
+    ...     load_encoder("/no/such/run")
+    ... except FileNotFoundError as e:
+    ...     print(str(e).split(":")[0])
+    No run in /no/such/run
     """
     run_dir = os.fspath(run_dir)
     path = os.path.join(run_dir, "encoder.keras")
