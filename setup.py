@@ -33,8 +33,6 @@ setup(
         # libsndfile decodes FLAC/OGG/MP3: tensorflow-io's kernels do not load
         # on TF >= 2.18, see README "Dependencies".
         "soundfile>=0.12",
-        # libsoxr: the fast high-quality resampler librosa also uses.
-        "soxr>=0.3",
         "click>=8.1",
         "tensorboard>=2.21",
         "matplotlib>=3.8",

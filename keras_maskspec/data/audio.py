@@ -230,12 +230,8 @@ def _ratio(orig_rate, target_rate):
 def resample(waveform, orig_rate, target_rate):
     """Anti-aliased resampling of a numpy waveform along axis 0.
 
-    Uses libsoxr's high-quality resampler (`soxr`, the one librosa uses)
-    when it is installed, else `scipy.signal.resample_poly` (polyphase FIR,
-    Kaiser-windowed sinc with beta 5 and 10 zero crossings per side). soxr is
-    several times faster for ratios like 44.1 -> 32 kHz, whose polyphase
-    filter has thousands of taps. Either way the output has
-    `ceil(samples * target_rate / orig_rate)` samples.
+    A thin wrapper around `scipy.signal.resample_poly` (polyphase FIR,
+    Kaiser-windowed sinc with beta 5 and 10 zero crossings per side).
 
     Args:
         waveform: array `(samples,)` or `(samples, channels)`.
@@ -254,21 +250,12 @@ def resample(waveform, orig_rate, target_rate):
     waveform = np.asarray(waveform, dtype=np.float32)
     if up == down:
         return waveform
-    length = -(-waveform.shape[0] * up // down)
-    try:
-        import soxr
-    except ImportError:
-        soxr = None
-    if soxr is None or waveform.shape[0] < 2:
-        out = scipy.signal.resample_poly(waveform, up, down, axis=0)
-        return out.astype(np.float32)
-    out = soxr.resample(waveform, orig_rate, target_rate, quality="HQ")
-    if out.shape[0] < length:
-        pad = [(0, length - out.shape[0])] + [(0, 0)] * (out.ndim - 1)
-        out = np.pad(out, pad)
-    return np.ascontiguousarray(out[:length], dtype=np.float32)
+    return scipy.signal.resample_poly(waveform, up, down, axis=0).astype(
+        np.float32
+    )
 
 
+@tf.autograph.experimental.do_not_convert
 @functools.lru_cache(maxsize=64)
 def _polyphase_matrix(up, down):
     """Builds the frame-to-output matrix equivalent to `resample_poly`.
