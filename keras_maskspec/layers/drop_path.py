@@ -17,7 +17,7 @@ class DropPath(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> DropPath(0.5)(np.ones((2, 3), "float32")).shape
+    >>> tuple(DropPath(0.5)(np.ones((2, 3), "float32")).shape)
     (2, 3)
 
     References:

@@ -219,7 +219,7 @@ class LogMelSpectrogram(keras.layers.Layer):
     Examples:
     >>> import numpy as np
     >>> layer = LogMelSpectrogram()
-    >>> layer(np.zeros((2, 32000), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 32000), "float32")).shape)
     (2, 100, 128)
 
     References:

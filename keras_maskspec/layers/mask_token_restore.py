@@ -22,7 +22,7 @@ class MaskTokenRestore(keras.layers.Layer):
     Examples:
     >>> import numpy as np
     >>> restore = np.tile(np.arange(6, dtype="int32"), (2, 1))
-    >>> MaskTokenRestore()(np.ones((2, 2, 4), "float32"), restore).shape
+    >>> tuple(MaskTokenRestore()(np.ones((2, 2, 4), "float32"), restore).shape)
     (2, 6, 4)
     """
 

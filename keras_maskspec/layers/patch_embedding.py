@@ -27,7 +27,7 @@ class PatchEmbedding(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> PatchEmbedding(32)(np.zeros((2, 100, 128), "float32")).shape
+    >>> tuple(PatchEmbedding(32)(np.zeros((2, 100, 128), "float32")).shape)
     (2, 6, 8, 32)
     """
 

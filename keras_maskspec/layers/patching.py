@@ -44,7 +44,7 @@ def patchify(spectrogram, patch_size=(16, 16)):
 
     Examples:
     >>> import numpy as np
-    >>> patchify(np.zeros((2, 100, 128), "float32")).shape
+    >>> tuple(patchify(np.zeros((2, 100, 128), "float32")).shape)
     (2, 48, 256)
     """
     pt, pf = patch_size
@@ -72,7 +72,7 @@ def unpatchify(patches, mel_patches, patch_size=(16, 16)):
 
     Examples:
     >>> import numpy as np
-    >>> unpatchify(np.zeros((2, 48, 256), "float32"), 8).shape
+    >>> tuple(unpatchify(np.zeros((2, 48, 256), "float32"), 8).shape)
     (2, 96, 128)
     """
     pt, pf = patch_size
@@ -105,7 +105,7 @@ def sincos_position_embedding(time_patches, mel_patches, dim, dtype="float32"):
         A tensor `(time_patches * mel_patches, dim)`, time-major.
 
     Examples:
-    >>> sincos_position_embedding(62, 8, 192).shape
+    >>> tuple(sincos_position_embedding(62, 8, 192).shape)
     (496, 192)
     """
     if dim % 4:
@@ -144,7 +144,7 @@ class Patchify(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> Patchify((16, 16))(np.zeros((2, 100, 128), "float32")).shape
+    >>> tuple(Patchify((16, 16))(np.zeros((2, 100, 128), "float32")).shape)
     (2, 48, 256)
     """
 

@@ -22,7 +22,7 @@ class SinCosPositionEmbedding(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> SinCosPositionEmbedding()(np.zeros((2, 6, 8, 32), "float32")).shape
+    >>> tuple(SinCosPositionEmbedding()(np.zeros((2, 6, 8, 32), "float32")).shape)
     (2, 48, 32)
     """
 

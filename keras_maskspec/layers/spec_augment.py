@@ -28,7 +28,7 @@ class SpecAugment(keras.layers.Layer):
     Examples:
     >>> import numpy as np
     >>> x = np.ones((2, 100, 128), "float32")
-    >>> SpecAugment(seed=0)(x, training=True).shape
+    >>> tuple(SpecAugment(seed=0)(x, training=True).shape)
     (2, 100, 128)
     """
 

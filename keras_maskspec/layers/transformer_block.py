@@ -33,7 +33,7 @@ class TransformerBlock(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> TransformerBlock(32, 4, 64)(np.zeros((2, 5, 32), "float32")).shape
+    >>> tuple(TransformerBlock(32, 4, 64)(np.zeros((2, 5, 32), "float32")).shape)
     (2, 5, 32)
     """
 

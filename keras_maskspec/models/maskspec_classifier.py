@@ -56,7 +56,7 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
     >>> model.compile()
     >>> audio = np.zeros((4, 16000), "float32")
     >>> _ = model.fit(audio, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
-    >>> model.predict(audio, verbose=0).shape
+    >>> tuple(model.predict(audio, verbose=0).shape)
     (4, 3)
     """
 

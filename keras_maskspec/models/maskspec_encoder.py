@@ -65,7 +65,7 @@ class MaskSpecEncoder(keras.Model):
     >>> import numpy as np
     >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
     ...                           intermediate_dim=64)
-    >>> encoder.predict(np.zeros((1, 32000), "float32"), verbose=0).shape
+    >>> tuple(encoder.predict(np.zeros((1, 32000), "float32"), verbose=0).shape)
     (1, 49, 32)
     """
 
