@@ -495,7 +495,8 @@ def _get_recipe(name):
 
     if name not in RECIPES:
         raise click.BadParameter(
-            f"unknown recipe {name!r}; choose one of {', '.join(sorted(RECIPES))}.",
+            f"unknown recipe {name!r}; choose one of "
+            f"{', '.join(sorted(RECIPES))}.",
             param_hint="--recipe",
         )
     return get_recipe(name)
