@@ -265,13 +265,13 @@ def run_backend(backend, args):
     if args.no_mixed:
         cmd.append("--no-mixed")
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # stderr passes through: each result is printed as soon as measured.
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
     for line in proc.stdout.splitlines():
         if line.startswith("RESULTS "):
             print(f"# {backend}: {wall:.0f} s wall", file=sys.stderr)
             return json.loads(line[len("RESULTS ") :])
-    print(proc.stderr[-4000:], file=sys.stderr)
     return [
         dict(
             impl=f"keras-{backend}",
@@ -308,6 +308,7 @@ def main():
         ref = torch_reference(args, preset)
         reference[preset] = ref["seconds"]
         rows += [ref, torch_reference(args, preset, encode_all=True)]
+        print(json.dumps(rows[-2:]), file=sys.stderr, flush=True)
     for backend in args.backends.split(","):
         rows += run_backend(backend, args)
     print(
