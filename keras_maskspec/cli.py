@@ -141,9 +141,10 @@ class _LoadedModel:
 
             base = _base_model(self.keras_model)
             self.keras_model = base
+            self.infer = inference_model(base)
             encoder = getattr(base, "encoder", base)
             self.sample_rate = int(encoder.sample_rate)
-            self.outputs = sorted(inference_model(base).output)
+            self.outputs = sorted(self.infer.output)
         if labels is not None:
             self.class_names = _read_label_file(labels)
 
@@ -162,7 +163,7 @@ class _LoadedModel:
     @property
     def model(self):
         """What `sliding_window_inference` takes."""
-        return self.export if self.export is not None else self.keras_model
+        return self.export if self.export is not None else self.infer
 
     @property
     def has_scores(self):

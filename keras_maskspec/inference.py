@@ -113,7 +113,11 @@ def inference_model(model):
         patch_tokens = encoder.final_norm(x)[:, 1:]
         outputs["embedding"] = ops.mean(patch_tokens, axis=1)
     outputs["frame_embeddings"] = frame_pooling(patch_tokens)
-    return keras.Model(waveform, outputs, name=f"{model.name}_inference")
+    infer = keras.Model(waveform, outputs, name=f"{model.name}_inference")
+    # Not tracked (it would be a second owner of the same weights): lets
+    # `sliding_window_inference` take this model without rebuilding it.
+    object.__setattr__(infer, "_maskspec_source", model)
+    return infer
 
 
 def frame_times(model, num_time_patches):
@@ -177,9 +181,10 @@ def window_starts(num_samples, window_samples, hop_samples):
 def _as_callable(model):
     """`(fn(batch) -> dict of numpy arrays, sample_rate, min_samples)`."""
     if isinstance(model, keras.Model):
-        base = _base_model(model)
+        source = getattr(model, "_maskspec_source", None)
+        base = _base_model(model if source is None else source)
         encoder = base.encoder if isinstance(base, MaskSpecClassifier) else base
-        infer = inference_model(base)
+        infer = inference_model(base) if source is None else model
 
         def fn(batch):
             out = infer(ops.convert_to_tensor(batch), training=False)
@@ -219,8 +224,9 @@ def sliding_window_inference(
     shorter than that).
 
     Args:
-        model: a MaskSpec Keras model (see `inference_model`) or a SavedModel
-            written by `export_saved_model` and loaded with
+        model: a MaskSpec Keras model, the output of `inference_model`
+            (reused as is: the cheaper choice for many clips), or a
+            SavedModel written by `export_saved_model` and loaded with
             `tf.saved_model.load`.
         waveform: 1-D float array `(samples,)` at the model's sample rate.
         window_seconds: float. Window length; use the clip length the model

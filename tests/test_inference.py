@@ -84,6 +84,16 @@ def test_sliding_windows_match_per_window_predictions(classifier):
     assert "frame_embeddings" not in out["mean"]
 
 
+def test_inference_model_is_reused_as_is(classifier):
+    clip = tone_batch(1, 1.5, seed=7)[0]
+    infer = inference_model(classifier)
+    direct = sliding_window_inference(infer, clip, window_seconds=1.0)
+    rebuilt = sliding_window_inference(classifier, clip, window_seconds=1.0)
+    np.testing.assert_allclose(
+        direct["windows"]["scores"], rebuilt["windows"]["scores"], atol=1e-6
+    )
+
+
 def test_short_clip_is_one_window(classifier):
     out = sliding_window_inference(classifier, np.zeros(1000, "float32"))
     assert out["starts"].tolist() == [0.0]
