@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -61,14 +60,14 @@ FULL = {
     "pretrain_batch_size": 64,
     "pretrain_learning_rate": 1e-3,
     "sweep_ratios": [0.25, 0.5, 0.75, 0.9],
-    "sweep_epochs": 8,
+    "sweep_epochs": 6,
     "fractions": [0.01, 0.1, 1.0],
-    "finetune_seeds": [0, 1],
+    "finetune_seeds": {"0.01": [0, 1], "0.1": [0, 1], "1.0": [0]},
     "probe_seeds": [0, 1, 2],
-    "finetune_steps": {"0.01": 100, "0.1": 150, "1.0": 240},
+    "finetune_steps": {"0.01": 60, "0.1": 100, "1.0": 200},
     "finetune_learning_rate": 1e-3,
     "finetune_batch_size": 64,
-    "sweep_finetune_fraction": 0.1,
+    "sweep_finetune_fraction": None,
     "drop_path_rate": 0.1,
     "probe_c": 1.0,
     "jit_compile": "auto",
@@ -91,7 +90,8 @@ SMOKE = {
     "sweep_ratios": [0.5],
     "sweep_epochs": 1,
     "fractions": [0.1, 1.0],
-    "finetune_seeds": [0],
+    "finetune_seeds": {"0.1": [0], "1.0": [0]},
+    "sweep_finetune_fraction": 0.1,
     "probe_seeds": [0],
     "finetune_steps": {"0.1": 2, "1.0": 2},
     "finetune_batch_size": 16,
@@ -192,7 +192,7 @@ def prepare_data(args, cfg):
 
 
 def balanced_subset(labels, fraction, seed):
-    """Indices of a class-balanced subset: `max(1, round(f * n_c))` per class."""
+    """Class-balanced subset indices: `max(1, round(f * n_c))` per class."""
     rng = np.random.default_rng(seed)
     picked = []
     for c in np.unique(labels):
@@ -257,6 +257,8 @@ def pretrain(cfg, stats, x, mask_ratio, epochs, seed=0):
         total_steps=steps,
         jit_compile=cfg["jit_compile"],
     )
+    if epochs == 0:
+        return model, [], 0.0
     start = time.time()
     history = model.fit(
         x, batch_size=batch, epochs=epochs, shuffle=True, verbose=0
@@ -264,7 +266,8 @@ def pretrain(cfg, stats, x, mask_ratio, epochs, seed=0):
     seconds = time.time() - start
     losses = [float(v) for v in history.history["loss"]]
     log(
-        f"pretrain ratio={mask_ratio} epochs={epochs}: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {seconds:.0f} s"
+        f"pretrain ratio={mask_ratio} epochs={epochs}: loss "
+        f"{losses[0]:.3f} -> {losses[-1]:.3f} in {seconds:.0f} s"
     )
     return model, losses, seconds
 
@@ -416,17 +419,19 @@ def plot_results(results, path):
             label=f"linear probe, {100 * fraction:g}% labels",
         )
     ft = results["config"]["sweep_finetune_fraction"]
-    ax.plot(
-        ratios,
-        [sweep[str(r)]["finetune"]["mean"] for r in ratios],
-        marker="s",
-        color="tab:blue",
-        label=f"fine-tune, {100 * ft:g}% labels",
-    )
+    if ft is not None:
+        ax.plot(
+            ratios,
+            [sweep[str(r)]["finetune"]["mean"] for r in ratios],
+            marker="s",
+            color="tab:blue",
+            label=f"fine-tune, {100 * ft:g}% labels",
+        )
     ax.set_xlabel("mask ratio")
     ax.set_ylabel("test accuracy")
     ax.set_title(
-        f"Mask-ratio sweep (pre-training: {results['config']['sweep_epochs']} epochs)"
+        "Mask-ratio sweep (pre-training: "
+        f"{results['config']['sweep_epochs']} epochs)"
     )
     ax.set_xticks(ratios)
     ax.set_ylim(0, 1)
@@ -458,7 +463,8 @@ def plot_reconstructions(pretrainer, x, names, path):
             (spec[i], f"input log-mel: {names[i]}"),
             (
                 masked,
-                f"visible to the encoder ({100 * pretrainer.mask_ratio:.0f}% hidden)",
+                "visible to the encoder "
+                f"({100 * pretrainer.mask_ratio:.0f}% hidden)",
             ),
             (
                 np.where(mask[i] > 0.5, recon[i], spec[i]),
@@ -492,6 +498,7 @@ def plot_reconstructions(pretrainer, x, names, path):
 
 def write_table(results, path):
     fractions = results["config"]["fractions"]
+    sweep_fraction = results["config"]["sweep_finetune_fraction"]
     main = results["main"]
     header = (
         "| method | "
@@ -517,18 +524,25 @@ def write_table(results, path):
         "",
         "| mask ratio | "
         + " | ".join(f"probe {100 * f:g}%" for f in fractions)
-        + f" | fine-tune {100 * results['config']['sweep_finetune_fraction']:g}% | final loss | pre-train s |",
-        "|---|" + "---|" * (len(fractions) + 3),
+        + (
+            f" | fine-tune {100 * sweep_fraction:g}%"
+            if sweep_fraction is not None
+            else ""
+        )
+        + " | final loss | pre-train s |",
+        "|---|" + "---|" * (len(fractions) + 2 + (sweep_fraction is not None)),
     ]
     for ratio, r in results["sweep"].items():
         cells = [
-            f"{r['probe'][str(f)]['mean']:.3f} ± {r['probe'][str(f)]['std']:.3f}"
+            "{mean:.3f} ± {std:.3f}".format(**r["probe"][str(f)])
             for f in fractions
         ]
         lines.append(
             f"| {ratio} | "
             + " | ".join(cells)
-            + f" | {r['finetune']['mean']:.3f} | {r['losses'][-1]:.3f} | {r['pretrain_seconds']:.0f} |"
+            + (f" | {r['finetune']['mean']:.3f}" if r["finetune"] else "")
+            + f" | {r['losses'][-1]:.3f}"
+            + f" | {r['pretrain_seconds']:.0f} |"
         )
     Path(path).write_text("\n".join(lines) + "\n")
     return "\n".join(lines)
@@ -552,7 +566,7 @@ def main(argv=None):
     parser.add_argument(
         "--data-dir",
         default=None,
-        help="Where generated audio goes (reused if present). Defaults to OUT/data.",
+        help="Generated audio (reused if present). Defaults to OUT/data.",
     )
     parser.add_argument(
         "--set",
@@ -561,7 +575,24 @@ def main(argv=None):
         metavar="KEY=JSON",
         help="Override a config entry, e.g. --set pretrain_epochs=30.",
     )
+    parser.add_argument(
+        "--pretrained-weights",
+        default=None,
+        help="Skip the main pre-training: load these pretrainer weights "
+        "(pretrainer.weights.h5 of an earlier run with the same config).",
+    )
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="Only redraw table.md/results.png from OUT/results.json.",
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.replot:
+        results = json.loads((out / "results.json").read_text())
+        write_table(results, out / "table.md")
+        plot_results(results, out / "results.png")
+        return results
     tools = Path(args.tools)
     if not (tools / "make_instruments.py").exists():
         parser.error(
@@ -573,7 +604,6 @@ def main(argv=None):
         if key not in cfg:
             parser.error(f"Unknown config key. Received: --set {item}")
         cfg[key] = json.loads(value)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     args.data_dir = args.data_dir or str(out / "data")
     timings = {}
@@ -584,8 +614,9 @@ def main(argv=None):
     data = prepare_data(args, cfg)
     timings["data"] = time.time() - t0
     log(
-        f"unlabelled {len(data['x_unlabelled'])}, train {len(data['x_train'])}, "
-        f"test {len(data['x_test'])} clips; held out: {data['held_out_programs']}"
+        f"unlabelled {len(data['x_unlabelled'])}, "
+        f"train {len(data['x_train'])}, test {len(data['x_test'])} clips; "
+        f"held out: {data['held_out_programs']}"
     )
 
     # Per-mel-bin normalisation statistics from the unlabelled corpus only.
@@ -607,13 +638,21 @@ def main(argv=None):
 
     # Main pre-training run (mask ratio 0.75).
     t = time.time()
-    pretrainer, losses, _ = pretrain(
-        cfg, stats, data["x_unlabelled"], 0.75, cfg["pretrain_epochs"]
-    )
+    if args.pretrained_weights:
+        # Resume an interrupted run: same config, weights of its pre-training.
+        pretrainer, losses, _ = pretrain(
+            cfg, stats, data["x_unlabelled"], 0.75, 0
+        )
+        pretrainer.load_weights(args.pretrained_weights)
+        results["pretrained_weights_from"] = args.pretrained_weights
+    else:
+        pretrainer, losses, _ = pretrain(
+            cfg, stats, data["x_unlabelled"], 0.75, cfg["pretrain_epochs"]
+        )
+        pretrainer.save_weights(out / "pretrainer.weights.h5")
     timings["pretrain_main"] = time.time() - t
     results["pretrain_losses"] = losses
     pretrained = pretrainer.encoder.get_weights()
-    pretrainer.save_weights(out / "pretrainer.weights.h5")
     names = data["classes"]
     pick = [
         int(np.flatnonzero(data["y_test"] == c)[0])
@@ -652,13 +691,14 @@ def main(argv=None):
         results["main"][key] = {}
         for fraction in cfg["fractions"]:
             accs = []
-            for seed in cfg["finetune_seeds"]:
+            for seed in cfg["finetune_seeds"][str(fraction)]:
                 acc, secs, n, steps = finetune(
                     cfg, stats, weights, data, fraction, seed
                 )
                 accs.append(acc)
                 log(
-                    f"{key} fraction={fraction} seed={seed}: {n} clips, {steps} steps, acc {acc:.3f} ({secs:.0f} s)"
+                    f"{key} fraction={fraction} seed={seed}: {n} clips, "
+                    f"{steps} steps, acc {acc:.3f} ({secs:.0f} s)"
                 )
             results["main"][key][str(fraction)] = summarize(accs)
             results["main"][key][str(fraction)]["num_clips"] = n
@@ -677,17 +717,20 @@ def main(argv=None):
             cfg, clone_encoder(cfg, stats, weights, 0, 0.0), data
         )
         fraction = cfg["sweep_finetune_fraction"]
-        acc, _, _, _ = finetune(cfg, stats, weights, data, fraction, 0)
+        accs = []
+        if fraction is not None:
+            accs.append(finetune(cfg, stats, weights, data, fraction, 0)[0])
         results["sweep"][str(ratio)] = {
             "losses": r_losses,
             "pretrain_seconds": secs,
             "probe": {f: summarize(v) for f, v in probes.items()},
-            "finetune": summarize([acc]),
+            "finetune": summarize(accs) if accs else None,
         }
+        (out / "results.json").write_text(json.dumps(results, indent=1))
         log(
             f"sweep ratio={ratio}: probe "
             + ", ".join(f"{f}: {np.mean(v):.3f}" for f, v in probes.items())
-            + f"; fine-tune {fraction}: {acc:.3f}"
+            + (f"; fine-tune {fraction}: {accs[0]:.3f}" if accs else "")
         )
     timings["sweep"] = time.time() - t
     timings["total"] = time.time() - t0
