@@ -45,6 +45,10 @@ def keras_worker(args):
     from keras_maskspec.models import MaskSpecPretrainer
 
     backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     variants = [("plain", False, None)]
     if backend == "tensorflow":
         variants += [("xla", True, None), ("bf16", False, "mixed_bfloat16")]
@@ -261,6 +265,8 @@ def run_backend(backend, args):
         str(args.warmup),
         "--presets",
         args.presets,
+        "--torch-threads",
+        str(args.torch_threads),
     ]
     if args.no_mixed:
         cmd.append("--no-mixed")
@@ -293,6 +299,9 @@ def main():
     parser.add_argument("--presets", default="tiny,small")
     parser.add_argument("--backends", default="tensorflow,jax,torch")
     parser.add_argument("--no-mixed", action="store_true")
+    # On a shared, overloaded box torch's OpenMP threads spin against the
+    # other jobs; one thread can be several times faster there.
+    parser.add_argument("--torch-threads", type=int, default=os.cpu_count())
     parser.add_argument("--worker", action="store_true")
     args = parser.parse_args()
     if args.worker:
@@ -301,7 +310,7 @@ def main():
 
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.torch_threads)
     rows = []
     reference = {}
     for preset in args.presets.split(","):
