@@ -4,12 +4,14 @@
 or a `MaskSpecPretrainer` into a functional model with named outputs (the
 graph SavedModel export, the HEAR wrapper and `maskspec embed` all share):
 
-| output | shape | classifier | encoder |
-|---|---|---|---|
-| `scores` | `(batch, classes)` | what `model.predict` returns | - |
-| `probabilities` | `(batch, classes)` | softmax / sigmoid of the logits | - |
-| `embedding` | `(batch, dim)` | pooled, normalised input of the head | mean of the patch tokens |
-| `frame_embeddings` | `(batch, time_patches, dim)` | patch tokens averaged over mel | same |
+- `scores` `(batch, classes)`: classifier only, what `model.predict`
+  returns (logits, or probabilities if the head has an activation);
+- `probabilities` `(batch, classes)`: classifier only, softmax (sigmoid
+  if multi-label) of the logits;
+- `embedding` `(batch, dim)`: a classifier's pooled, normalised head
+  input; an encoder's mean of its patch tokens;
+- `frame_embeddings` `(batch, time_patches, dim)`: the patch tokens of
+  each time column averaged over mel (one per 16 frames = 160 ms).
 
 `sliding_window_inference` runs any of these on clips longer than the
 model's input length, window by window, and pools the windows (mean and
