@@ -7,9 +7,8 @@ pre-training on the built-in synthetic corpus, is one line:
 
 Errors a shell user can fix (a wrong path, an unknown recipe, an
 unreadable config, a bad audio file) print one line on stderr and exit
-with status 1; `maskspec --debug COMMAND ...` shows the full traceback.
-Heavy libraries (TensorFlow, Keras) load only when a command runs, so
-`--help` is instant.
+with status 1 (usage mistakes: status 2); `maskspec --debug COMMAND ...`
+shows the full traceback.
 """
 
 import json
