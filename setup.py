@@ -47,6 +47,10 @@ setup(
             "pytest-xdist>=3",
             "librosa>=0.10",
             "scikit-learn>=1.4",
+            # The HEAR 2021 validator (needs torch: install with [torch]).
+            "hearvalidator==2021.0.2",
+            # Request protos for the TF Serving checks; same minor as TF.
+            "tensorflow-serving-api==2.21.0",
         ],
     },
     entry_points={"console_scripts": ["maskspec=keras_maskspec.cli:main"]},
