@@ -367,6 +367,9 @@ def plot_results(results, path):
     main = results["main"]
     fractions = results["config"]["fractions"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    top = min(
+        1.0, 0.15 + max(s["mean"] for key in main for s in main[key].values())
+    )
     ax = axes[0]
     styles = {
         "finetune_scratch": ("fine-tune, random init", "tab:gray", "-"),
@@ -396,7 +399,7 @@ def plot_results(results, path):
     ax.set_xlabel("labelled training clips used")
     ax.set_ylabel("test accuracy (held-out programs)")
     ax.set_title("Pre-trained vs random init")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, top)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
 
@@ -418,6 +421,12 @@ def plot_results(results, path):
             ls="--",
             label=f"linear probe, {100 * fraction:g}% labels",
         )
+        ax.axhline(
+            main["probe_random"][str(fraction)]["mean"],
+            color=color,
+            lw=0.8,
+            ls=":",
+        )
     ft = results["config"]["sweep_finetune_fraction"]
     if ft is not None:
         ax.plot(
@@ -427,6 +436,7 @@ def plot_results(results, path):
             color="tab:blue",
             label=f"fine-tune, {100 * ft:g}% labels",
         )
+    ax.plot([], [], color="k", lw=0.8, ls=":", label="same, random encoder")
     ax.set_xlabel("mask ratio")
     ax.set_ylabel("test accuracy")
     ax.set_title(
@@ -434,7 +444,7 @@ def plot_results(results, path):
         f"{results['config']['sweep_epochs']} epochs)"
     )
     ax.set_xticks(ratios)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, top)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
