@@ -7,7 +7,10 @@ from keras_maskspec.layers.random_patch_masking import RandomPatchMasking
 from keras_maskspec.layers.spec_augment import SpecAugment
 from keras_maskspec.models.compile_config import CompileArgsMixin
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
+from keras_maskspec.training.losses import MaskedAUC
 from keras_maskspec.training.losses import MaskedBinaryCrossentropy
+from keras_maskspec.training.losses import SoftmaxCrossentropy
+from keras_maskspec.training.losses import label_accuracy
 from keras_maskspec.training.optimizers import layer_decay_multipliers
 from keras_maskspec.training.optimizers import make_adamw
 from keras_maskspec.training.optimizers import scaled_learning_rate
@@ -165,10 +168,11 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
             optimizer: `"auto"` for AdamW (betas 0.9/0.999, weight decay
                 0.05 except norms/biases/tokens) with layer-wise lr decay.
             loss: `"auto"`: `MaskedBinaryCrossentropy` (multi-label; labels
-                < 0 are ignored) or `SparseCategoricalCrossentropy`.
-            metrics: `"auto"`: accuracy, or for multi-label the PR-AUC
-                (an estimate of mAP). Exact mAP is computed by the
-                evaluation helpers.
+                < 0 are ignored) or `SoftmaxCrossentropy` (integer ids or
+                one-hot/mixup labels alike).
+            metrics: `"auto"`: accuracy (ids or one-hot), or for
+                multi-label a masked PR-AUC (an estimate of mAP). Exact mAP
+                is computed by `keras_maskspec.training.metrics`.
             learning_rate: float or schedule; overrides the rule below.
             base_learning_rate: float. `lr = base_lr * batch / 256`.
             global_batch_size: int. Defaults to `256`.
@@ -203,18 +207,14 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
                 loss = MaskedBinaryCrossentropy(
                     from_logits=from_logits, label_smoothing=label_smoothing
                 )
-            elif label_smoothing:
-                loss = _SmoothedSparseCrossentropy(
-                    label_smoothing, from_logits=from_logits
-                )
             else:
-                loss = keras.losses.SparseCategoricalCrossentropy(
-                    from_logits=from_logits
+                loss = SoftmaxCrossentropy(
+                    from_logits=from_logits, label_smoothing=label_smoothing
                 )
         if metrics == "auto":
             if self.multi_label:
                 metrics = [
-                    keras.metrics.AUC(
+                    MaskedAUC(
                         curve="PR",
                         multi_label=True,
                         num_labels=self.num_classes,
@@ -224,7 +224,9 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
                 ]
             else:
                 metrics = [
-                    keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+                    keras.metrics.MeanMetricWrapper(
+                        label_accuracy, name="accuracy"
+                    )
                 ]
         super().compile(
             optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
@@ -248,35 +250,3 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package="keras_maskspec")
-class _SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Categorical cross-entropy with label smoothing on integer labels."""
-
-    def __init__(self, label_smoothing, from_logits=True, **kwargs):
-        super().__init__(**kwargs)
-        self.label_smoothing = label_smoothing
-        self.from_logits = from_logits
-
-    def call(self, y_true, y_pred):
-        y_pred = ops.cast(y_pred, "float32")
-        num = y_pred.shape[-1]
-        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        onehot = ops.one_hot(labels, num)
-        return keras.losses.categorical_crossentropy(
-            onehot,
-            y_pred,
-            from_logits=self.from_logits,
-            label_smoothing=self.label_smoothing,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "label_smoothing": self.label_smoothing,
-                "from_logits": self.from_logits,
-            }
-        )
-        return config

@@ -45,10 +45,6 @@ SMOKE_CONFIG = {
 }
 # Clips per split in smoke runs.
 SMOKE_CLIPS = 8
-# `training.finetune` compiles sparse cross-entropy for single-label
-# datasets, so single-label pipelines emit int ids and cannot carry mixup's
-# soft targets yet; flip this once it accepts one-hot dataset targets.
-SINGLE_LABEL_MIXUP = False
 
 
 def _jsonable(value):
@@ -187,7 +183,8 @@ class Recipe:
         balanced = bool(training and config.class_balanced)
         mixup = bool(training and config.mixup_alpha and config.mixup_rate)
         if not clips.multi_label:
-            mixup = mixup and SINGLE_LABEL_MIXUP
+            # Mixup needs soft (one-hot) targets; the classifier's loss and
+            # accuracy take ids and one-hot labels alike.
             kwargs.setdefault("one_hot", mixup)
         ds = data_lib.classification_dataset(
             clips.files,

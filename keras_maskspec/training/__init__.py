@@ -1,6 +1,9 @@
 """Training: configs, resumable runs, distribution, callbacks, losses."""
 
+from keras_maskspec.training.losses import MaskedAUC
 from keras_maskspec.training.losses import MaskedBinaryCrossentropy
+from keras_maskspec.training.losses import SoftmaxCrossentropy
+from keras_maskspec.training.losses import label_accuracy
 from keras_maskspec.training.losses import MaskedPatchMSE
 from keras_maskspec.training.optimizers import LayerDecayAdamW
 from keras_maskspec.training.optimizers import layer_decay_multipliers

@@ -114,3 +114,113 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class SoftmaxCrossentropy(keras.losses.Loss):
+    """Softmax cross-entropy for integer ids or one-hot/soft (mixup) labels.
+
+    The label layout is read from its rank: `(batch,)` or `(batch, 1)` ids
+    are one-hot encoded, `(batch, classes)` targets are used as given. One
+    loss therefore serves plain and mixup pipelines.
+
+    Args:
+        from_logits: bool. Defaults to `True`.
+        label_smoothing: float. Defaults to `0.0`.
+
+    Examples:
+    >>> import numpy as np
+    >>> logits = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
+    >>> a = SoftmaxCrossentropy()(np.array([0, 1]), logits)
+    >>> b = SoftmaxCrossentropy()(np.eye(2, dtype="float32"), logits)
+    >>> round(float(a), 4) == round(float(b), 4)
+    True
+    """
+
+    def __init__(
+        self,
+        from_logits=True,
+        label_smoothing=0.0,
+        name="softmax_crossentropy",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        return keras.losses.categorical_crossentropy(
+            dense_labels(y_true, y_pred.shape[-1]),
+            y_pred,
+            from_logits=self.from_logits,
+            label_smoothing=self.label_smoothing,
+        )
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+def dense_labels(y_true, num_classes):
+    """`(batch, classes)` float targets from ids or already-dense labels.
+
+    Examples:
+    >>> import numpy as np
+    >>> tuple(dense_labels(np.array([2, 0]), 3).shape)
+    (2, 3)
+    """
+    y_true = ops.convert_to_tensor(y_true)
+    if len(y_true.shape) >= 2 and y_true.shape[-1] == num_classes:
+        return ops.cast(y_true, "float32")
+    ids = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+    return ops.one_hot(ids, num_classes)
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+def label_accuracy(y_true, y_pred):
+    """Top-1 accuracy for integer ids or one-hot/soft labels (arg-max).
+
+    Examples:
+    >>> import numpy as np
+    >>> scores = np.array([[0.9, 0.1], [0.2, 0.8]], "float32")
+    >>> [float(v) for v in label_accuracy(np.array([0, 0]), scores)]
+    [1.0, 0.0]
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    target = ops.argmax(dense_labels(y_true, y_pred.shape[-1]), axis=-1)
+    return ops.cast(ops.equal(target, ops.argmax(y_pred, axis=-1)), "float32")
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class MaskedAUC(keras.metrics.AUC):
+    """`keras.metrics.AUC` that skips unlabelled entries (`y_true < 0`).
+
+    Multi-label targets use -1 for "unknown" (OpenMIC); those entries get a
+    zero weight, labelled ones are counted as positive when >= 0.5. With
+    `curve="PR"` and `multi_label=True` this is a running estimate of mAP;
+    exact mAP comes from `keras_maskspec.training.metrics`.
+
+    Examples:
+    >>> import numpy as np
+    >>> metric = MaskedAUC(curve="PR", multi_label=True, num_labels=2)
+    >>> y = np.array([[1, -1], [0, 1], [1, 0]], "float32")
+    >>> p = np.array([[0.9, 0.9], [0.1, 0.8], [0.8, 0.3]], "float32")
+    >>> metric.update_state(y, p)
+    >>> round(float(metric.result()), 2)
+    1.0
+    """
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.convert_to_tensor(y_true, "float32")
+        labelled = ops.cast(y_true >= 0, "float32")
+        if sample_weight is not None:
+            weight = ops.convert_to_tensor(sample_weight, "float32")
+            if len(weight.shape) < len(labelled.shape):
+                weight = ops.expand_dims(weight, -1)
+            labelled = labelled * weight
+        target = ops.cast(y_true >= 0.5, "float32")
+        return super().update_state(target, y_pred, sample_weight=labelled)

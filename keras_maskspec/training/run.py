@@ -641,20 +641,11 @@ def finetune(
             multipliers = layer_decay_multipliers(
                 model.encoder, model, config.layer_decay
             )
-        loss, metrics = "auto", "auto"
-        if one_hot:
-            loss = keras.losses.CategoricalCrossentropy(
-                from_logits=True, label_smoothing=config.label_smoothing
-            )
-            metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-        elif config.multi_label:
-            # Exact mAP comes from ValidationMeanAveragePrecision; the AUC
-            # estimate cannot skip unlabelled (-1) entries.
-            metrics = []
+        # The default loss and metrics take integer ids and one-hot/mixup
+        # labels alike, and skip unlabelled (-1) multi-label entries; exact
+        # mAP comes from ValidationMeanAveragePrecision.
         model.compile(
             optimizer=_optimizer(config, global_batch, steps, multipliers),
-            loss=loss,
-            metrics=metrics,
             label_smoothing=config.label_smoothing,
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution,
