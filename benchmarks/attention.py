@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 CHILD = r"""
 import json, sys, time
@@ -66,7 +65,8 @@ def timed(fn, weights):
         run()
     return (time.perf_counter() - start) / repeats
 
-qkv_weights = [block.qkv.kernel, block.qkv.bias, block.proj.kernel, block.proj.bias]
+qkv_weights = [block.qkv.kernel, block.qkv.bias,
+               block.proj.kernel, block.proj.bias]
 result = {
     "fused_s": timed(fused, qkv_weights),
     "mha_s": timed(reference, mha.trainable_weights),
@@ -83,23 +83,40 @@ def main():
     parser.add_argument("--heads", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print("| backend | fused dot_product_attention (s) | MultiHeadAttention (s)"
-          " | MHA / fused |")
+    print(
+        "| backend | fused dot_product_attention (s) | MultiHeadAttention (s)"
+        " | MHA / fused |"
+    )
     print("|---|---|---|---|")
     for backend in ("tensorflow", "jax", "torch"):
-        env = {**os.environ, "KERAS_BACKEND": backend,
-               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": backend,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(args.batch), str(args.tokens),
-             str(args.dim), str(args.heads), str(args.repeats)],
-            env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(args.batch),
+                str(args.tokens),
+                str(args.dim),
+                str(args.heads),
+                str(args.repeats),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if out.returncode:
             print(f"| {backend} | failed: {out.stderr.strip()[-200:]} |")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {backend} | {r['fused_s']:.3f} | {r['mha_s']:.3f} | "
-              f"{r['mha_s'] / r['fused_s']:.2f} |")
+        print(
+            f"| {backend} | {r['fused_s']:.3f} | {r['mha_s']:.3f} | "
+            f"{r['mha_s'] / r['fused_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -21,15 +21,18 @@ Label conventions (classification):
 Every returned dataset carries `dataset.bad_clip_report`, a
 `BadClipReport`; pass the dataset to `BadClipLogger` to print it at each
 epoch end (a backend whose data adapter reads ahead into the next epoch may
-count a clip in the epoch before). If an epoch yields no readable clip at all, iteration fails with
-an error starting "No readable audio" that lists the first bad paths.
+count a clip in the epoch before). If an epoch yields no readable clip at
+all, iteration fails with an error starting "No readable audio" that lists
+the first bad paths.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from keras_maskspec.data import audio as audio_lib
-from keras_maskspec.data import augment, bad_clips, sampling
+from keras_maskspec.data import augment
+from keras_maskspec.data import bad_clips
+from keras_maskspec.data import sampling
 from keras_maskspec.data import shards as shards_lib
 from keras_maskspec.data import sources as sources_lib
 

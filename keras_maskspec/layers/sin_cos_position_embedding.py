@@ -22,7 +22,8 @@ class SinCosPositionEmbedding(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> tuple(SinCosPositionEmbedding()(np.zeros((2, 6, 8, 32), "float32")).shape)
+    >>> grid = np.zeros((2, 6, 8, 32), "float32")
+    >>> tuple(SinCosPositionEmbedding()(grid).shape)
     (2, 48, 32)
     """
 

@@ -33,7 +33,8 @@ class TransformerBlock(keras.layers.Layer):
 
     Examples:
     >>> import numpy as np
-    >>> tuple(TransformerBlock(32, 4, 64)(np.zeros((2, 5, 32), "float32")).shape)
+    >>> tokens = np.zeros((2, 5, 32), "float32")
+    >>> tuple(TransformerBlock(32, 4, 64)(tokens).shape)
     (2, 5, 32)
     """
 

@@ -1,15 +1,5 @@
 """Training: configs, resumable runs, distribution, callbacks, losses."""
 
-from keras_maskspec.training.losses import MaskedAUC
-from keras_maskspec.training.losses import MaskedBinaryCrossentropy
-from keras_maskspec.training.losses import SoftmaxCrossentropy
-from keras_maskspec.training.losses import label_accuracy
-from keras_maskspec.training.losses import MaskedPatchMSE
-from keras_maskspec.training.optimizers import LayerDecayAdamW
-from keras_maskspec.training.optimizers import layer_decay_multipliers
-from keras_maskspec.training.optimizers import make_adamw
-from keras_maskspec.training.optimizers import scaled_learning_rate
-from keras_maskspec.training.optimizers import warmup_cosine
 from keras_maskspec.training.callbacks import EpochCSVLogger
 from keras_maskspec.training.callbacks import NonFiniteLossError
 from keras_maskspec.training.callbacks import ReconstructionImages
@@ -21,6 +11,16 @@ from keras_maskspec.training.config import PretrainConfig
 from keras_maskspec.training.config import load_config
 from keras_maskspec.training.distribution import get_strategy
 from keras_maskspec.training.distribution import num_replicas
+from keras_maskspec.training.losses import MaskedAUC
+from keras_maskspec.training.losses import MaskedBinaryCrossentropy
+from keras_maskspec.training.losses import MaskedPatchMSE
+from keras_maskspec.training.losses import SoftmaxCrossentropy
+from keras_maskspec.training.losses import label_accuracy
+from keras_maskspec.training.optimizers import LayerDecayAdamW
+from keras_maskspec.training.optimizers import layer_decay_multipliers
+from keras_maskspec.training.optimizers import make_adamw
+from keras_maskspec.training.optimizers import scaled_learning_rate
+from keras_maskspec.training.optimizers import warmup_cosine
 from keras_maskspec.training.plotting import plot_reconstruction
 from keras_maskspec.training.plotting import reconstruction_figure
 from keras_maskspec.training.run import finetune

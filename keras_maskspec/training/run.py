@@ -549,6 +549,20 @@ def _finetune_encoder(config, encoder):
     return rebuilt
 
 
+def _build_classifier(config, encoder):
+    """The `MaskSpecClassifier` a `FinetuneConfig` describes."""
+    return _models().MaskSpecClassifier(
+        _finetune_encoder(config, encoder),
+        num_classes=config.num_classes,
+        multi_label=config.multi_label,
+        patchout=config.patchout,
+        freq_mask_param=config.freq_mask_param,
+        time_mask_param=config.time_mask_param,
+        dropout=config.head_dropout,
+        seed=config.seed,
+    )
+
+
 def finetune(
     config, encoder, train_data, run_dir, validation_data=None, resume=True
 ):
@@ -626,16 +640,7 @@ def finetune(
         return values
 
     with strategy.scope():
-        model = _models().MaskSpecClassifier(
-            _finetune_encoder(config, encoder),
-            num_classes=config.num_classes,
-            multi_label=config.multi_label,
-            patchout=config.patchout,
-            freq_mask_param=config.freq_mask_param,
-            time_mask_param=config.time_mask_param,
-            dropout=config.head_dropout,
-            seed=config.seed,
-        )
+        model = _build_classifier(config, encoder)
         multipliers = None
         if config.layer_decay:
             multipliers = layer_decay_multipliers(
@@ -733,16 +738,7 @@ def load_run(run_dir):
     if isinstance(config, PretrainConfig):
         model = _build_pretrainer(config)
     else:
-        model = _models().MaskSpecClassifier(
-            _finetune_encoder(config, None),
-            num_classes=config.num_classes,
-            multi_label=config.multi_label,
-            patchout=config.patchout,
-            freq_mask_param=config.freq_mask_param,
-            time_mask_param=config.time_mask_param,
-            dropout=config.head_dropout,
-            seed=config.seed,
-        )
+        model = _build_classifier(config, None)
     checkpoint = cbs.RunCheckpoint(os.path.join(run_dir, "checkpoints"))
     meta = checkpoint.metadata()
     if meta is None:

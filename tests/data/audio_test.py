@@ -7,7 +7,8 @@ import soundfile as sf
 import soxr
 import tensorflow as tf
 
-from keras_maskspec.data import audio, bad_clips
+from keras_maskspec.data import audio
+from keras_maskspec.data import bad_clips
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_maskspec.data import normalization, synthetic
+from keras_maskspec.data import normalization
+from keras_maskspec.data import synthetic
 
 
 def _frontend(x):

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_maskspec.data import bad_clips, pipelines, shards, synthetic
+from keras_maskspec.data import bad_clips
+from keras_maskspec.data import pipelines
+from keras_maskspec.data import shards
+from keras_maskspec.data import synthetic
 
 RATE = 8000
 
