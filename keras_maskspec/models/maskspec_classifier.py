@@ -12,9 +12,7 @@ from keras_maskspec.training.losses import MaskedBinaryCrossentropy
 from keras_maskspec.training.losses import SoftmaxCrossentropy
 from keras_maskspec.training.losses import label_accuracy
 from keras_maskspec.training.optimizers import layer_decay_multipliers
-from keras_maskspec.training.optimizers import make_adamw
-from keras_maskspec.training.optimizers import scaled_learning_rate
-from keras_maskspec.training.optimizers import warmup_cosine
+from keras_maskspec.training.optimizers import scheduled_adamw
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
@@ -187,17 +185,17 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
         self._record_compile_args(locals(), kwargs)
         from_logits = self.activation is None
         if optimizer == "auto":
-            if learning_rate is None:
-                learning_rate = scaled_learning_rate(
-                    base_learning_rate, global_batch_size
-                )
             multipliers = None
             if layer_decay:
                 multipliers = layer_decay_multipliers(
                     self.encoder, self, layer_decay
                 )
-            optimizer = make_adamw(
-                warmup_cosine(learning_rate, warmup_steps, total_steps),
+            optimizer = scheduled_adamw(
+                learning_rate,
+                base_learning_rate,
+                global_batch_size,
+                warmup_steps,
+                total_steps,
                 weight_decay=weight_decay,
                 beta_2=0.999,
                 lr_multipliers=multipliers,

@@ -15,9 +15,7 @@ from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 from keras_maskspec.models.presets import DECODER_DEFAULTS
 from keras_maskspec.models.presets import get_encoder_preset
 from keras_maskspec.training.losses import MaskedPatchMSE
-from keras_maskspec.training.optimizers import make_adamw
-from keras_maskspec.training.optimizers import scaled_learning_rate
-from keras_maskspec.training.optimizers import warmup_cosine
+from keras_maskspec.training.optimizers import scheduled_adamw
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
@@ -211,12 +209,12 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
         """
         self._record_compile_args(locals(), kwargs)
         if optimizer == "auto":
-            if learning_rate is None:
-                learning_rate = scaled_learning_rate(
-                    base_learning_rate, global_batch_size
-                )
-            optimizer = make_adamw(
-                warmup_cosine(learning_rate, warmup_steps, total_steps),
+            optimizer = scheduled_adamw(
+                learning_rate,
+                base_learning_rate,
+                global_batch_size,
+                warmup_steps,
+                total_steps,
                 weight_decay=weight_decay,
             )
         if loss == "auto":

@@ -20,6 +20,7 @@ from keras_maskspec.training.optimizers import LayerDecayAdamW
 from keras_maskspec.training.optimizers import layer_decay_multipliers
 from keras_maskspec.training.optimizers import make_adamw
 from keras_maskspec.training.optimizers import scaled_learning_rate
+from keras_maskspec.training.optimizers import scheduled_adamw
 from keras_maskspec.training.optimizers import warmup_cosine
 from keras_maskspec.training.plotting import plot_reconstruction
 from keras_maskspec.training.plotting import reconstruction_figure

@@ -177,3 +177,37 @@ def make_adamw(
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
     return optimizer
+
+
+def scheduled_adamw(
+    learning_rate=None,
+    base_learning_rate=1e-3,
+    global_batch_size=256,
+    warmup_steps=0,
+    total_steps=None,
+    **kwargs,
+):
+    """`make_adamw` on the paper's lr rule and warm-up + cosine schedule.
+
+    Args:
+        learning_rate: float, schedule or `None` (then
+            `base_learning_rate * global_batch_size / 256`).
+        base_learning_rate: float. Defaults to `1e-3`.
+        global_batch_size: int. Defaults to `256`.
+        warmup_steps: int. Defaults to `0`.
+        total_steps: int or `None`. Cosine decay to 1e-6 when given.
+        **kwargs: passed to `make_adamw` (`weight_decay`, `beta_2`,
+            `lr_multipliers`, ...).
+
+    Examples:
+    >>> opt = scheduled_adamw(global_batch_size=512)
+    >>> round(float(opt.learning_rate), 6)
+    0.002
+    """
+    if learning_rate is None:
+        learning_rate = scaled_learning_rate(
+            base_learning_rate, global_batch_size
+        )
+    return make_adamw(
+        warmup_cosine(learning_rate, warmup_steps, total_steps), **kwargs
+    )
