@@ -153,31 +153,6 @@ def _balanced_weights(labels):
     return np.where(weights > 0, weights, 1.0 / counts.max())
 
 
-def _mixup(waveform, label, seed, alpha, rate):
-    """In-batch mixup (Beta(alpha, alpha)) of waveforms and soft labels.
-
-    Each mixed example takes `lam * x + (1 - lam) * x[perm]`; a fraction
-    `rate` of the examples is mixed. Unlabelled entries (< 0) of either
-    side stay unlabelled.
-    """
-    import tensorflow as tf
-
-    batch = tf.shape(waveform)[0]
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    g1 = tf.random.stateless_gamma([batch], seeds[0], alpha=alpha)
-    g2 = tf.random.stateless_gamma([batch], seeds[1], alpha=alpha)
-    lam = g1 / (g1 + g2)
-    apply = tf.random.stateless_uniform([batch], seeds[2]) < rate
-    lam = tf.where(apply, lam, tf.ones_like(lam))
-    perm = tf.argsort(tf.random.stateless_uniform([batch], seeds[3]))
-    lam_x = lam[:, None]
-    mixed = lam_x * waveform + (1.0 - lam_x) * tf.gather(waveform, perm)
-    other = tf.gather(label, perm)
-    soft = lam_x * label + (1.0 - lam_x) * other
-    unlabelled = (label < 0) | (other < 0)
-    return mixed, tf.where(unlabelled, -tf.ones_like(soft), soft)
-
-
 def _array_epochs(
     arrays,
     batch_size,
@@ -195,6 +170,8 @@ def _array_epochs(
     uninterrupted one.
     """
     import tensorflow as tf
+
+    from keras_maskspec.data.augment import mixup as mixup_batch
 
     n = _num_examples(arrays)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, arrays)
@@ -231,12 +208,12 @@ def _array_epochs(
         if mixup is not None:
             alpha, rate = mixup
             ds = ds.enumerate().map(
-                lambda i, xy: _mixup(
+                lambda i, xy: mixup_batch(
                     xy[0],
                     xy[1],
-                    tf.stack([epoch_seed[0] * 31 + epoch_seed[1], i]),
-                    alpha,
-                    rate,
+                    alpha=alpha,
+                    rate=rate,
+                    seed=tf.stack([epoch_seed[0] * 31 + epoch_seed[1], i]),
                 )
             )
         return ds
