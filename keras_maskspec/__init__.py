@@ -1,15 +1,45 @@
 """keras_maskspec: MaskSpec self-supervised audio pre-training for Keras 3.
 
+`layers` and `models` load with the package; the run machinery
+(`training`, `load_model`), `data`, `recipes`, `inference`, `export` and
+`hear` load on first use, so `import keras_maskspec.models` stays light.
+
 Examples:
 >>> import keras_maskspec
 >>> keras_maskspec.MaskSpecPretrainer.from_preset("maskspec_tiny").mask_ratio
 0.75
 """
 
+import importlib
+
 from keras_maskspec import layers
 from keras_maskspec import models
-from keras_maskspec import training
 from keras_maskspec.models import MaskSpecClassifier
 from keras_maskspec.models import MaskSpecEncoder
 from keras_maskspec.models import MaskSpecPretrainer
 from keras_maskspec.version import __version__
+
+_LAZY_MODULES = (
+    "convert",
+    "data",
+    "export",
+    "hear",
+    "inference",
+    "recipes",
+    "training",
+    "utils",
+)
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"keras_maskspec.{name}")
+    if name == "load_model":
+        from keras_maskspec.training.run_dir import load_model
+
+        return load_model
+    raise AttributeError(f"module 'keras_maskspec' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_MODULES) + ["load_model"])

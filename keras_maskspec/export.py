@@ -43,7 +43,8 @@ import tempfile
 
 import keras
 
-from keras_maskspec.inference import _base_model
+from keras_maskspec.inference import base_model
+from keras_maskspec.inference import encoder_of
 from keras_maskspec.inference import inference_model
 from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.version import __version__
@@ -86,14 +87,13 @@ def export_saved_model(model, out_dir, class_names=None, overwrite=False):
     Examples:
     >>> import os, tempfile
     >>> from keras_maskspec import MaskSpecEncoder
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> out = os.path.join(tempfile.mkdtemp(), "1")
     >>> export_saved_model(encoder, out)["outputs"]
     ['embedding', 'frame_embeddings']
     """
     out_dir = _check_out_dir(out_dir, overwrite)
-    base = _base_model(model)
+    base = base_model(model)
     if class_names is not None:
         class_names = [str(name) for name in class_names]
         if not isinstance(base, MaskSpecClassifier):
@@ -117,7 +117,7 @@ def _export_tensorflow(model, out_dir, class_names):
 
     infer = inference_model(model)
     is_classifier = isinstance(model, MaskSpecClassifier)
-    encoder = model.encoder if is_classifier else model
+    encoder = encoder_of(model)
     min_samples = encoder.min_num_samples()
 
     module = tf.Module()
@@ -212,8 +212,7 @@ def load_metadata(export_dir):
     Examples:
     >>> import os, tempfile
     >>> from keras_maskspec import MaskSpecEncoder
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> out = tempfile.mkdtemp()
     >>> _ = export_saved_model(encoder, out, overwrite=True)
     >>> load_metadata(out)["sample_rate"]
@@ -241,8 +240,7 @@ def saved_model_ops(export_dir):
     Examples:
     >>> import os, tempfile
     >>> from keras_maskspec import MaskSpecEncoder
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> out = tempfile.mkdtemp()
     >>> _ = export_saved_model(encoder, out, overwrite=True)
     >>> "RFFT" in saved_model_ops(out)
@@ -271,7 +269,9 @@ def _main(argv=None):
     args = parser.parse_args(argv)
     if keras.backend.backend() != "tensorflow":
         parser.error("run with KERAS_BACKEND=tensorflow")
-    model = keras.saving.load_model(args.model, compile=False)
+    from keras_maskspec.training.run_dir import load_model
+
+    model = load_model(args.model)
     class_names = None
     if args.class_names is not None:
         class_names = json.loads(args.class_names)

@@ -26,17 +26,14 @@ interpolated to a regular grid every `TIMESTAMP_HOP_MS` = 25 ms, from 0 ms
 to the last grid point inside the audio (within 25 ms of its end).
 """
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_maskspec.data.audio import tf_resample
-from keras_maskspec.inference import _base_model
+from keras_maskspec.data import tf_resample
+from keras_maskspec.inference import encoder_of
 from keras_maskspec.inference import frame_times
 from keras_maskspec.inference import inference_model
-from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 
 SAMPLE_RATE = 16000
@@ -54,8 +51,7 @@ class MaskSpecHearModel(tf.Module):
         batch_size: int. Sounds per forward pass. Defaults to `16`.
 
     Examples:
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> model = MaskSpecHearModel(encoder)
     >>> model.sample_rate, model.scene_embedding_size
     (16000, 32)
@@ -120,44 +116,16 @@ class MaskSpecHearModel(tf.Module):
         return scene, frames, times_ms
 
 
-def _load_encoder(path):
-    """A `MaskSpecEncoder` from a run folder or a `.keras` file."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        for name in ("encoder.keras", "model.keras"):
-            candidate = os.path.join(path, name)
-            if os.path.isfile(candidate):
-                return _load_encoder(candidate)
-        raise ValueError(
-            "No encoder.keras or model.keras in this folder. Received: "
-            f"model_file_path={path}"
-        )
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"No such file or folder. Received: model_file_path={path}"
-        )
-    model = keras.saving.load_model(path, compile=False)
-    try:
-        model = _base_model(model)
-    except ValueError:
-        raise ValueError(
-            "The file holds no MaskSpec model. Received: "
-            f"model_file_path={path} ({type(model).__name__})"
-        ) from None
-    if isinstance(model, MaskSpecClassifier):
-        model = model.encoder
-    return model
-
-
 def load_model(model_file_path=""):
     """Loads a MaskSpec encoder as a HEAR model.
 
     Args:
-        model_file_path: str. A run folder (its `encoder.keras`, else
-            `model.keras`) or a `.keras` file of an encoder, pre-trainer or
-            classifier (its encoder is used). `""` (the default) builds a
-            randomly initialised `maskspec_tiny` encoder (seed 0): useful
-            for checking the API, not for embeddings worth evaluating.
+        model_file_path: str. A run folder or a `.keras` file of an
+            encoder, pre-trainer or classifier (its encoder is used), read
+            by `keras_maskspec.training.run_dir.load_model`. `""` (the
+            default) builds a randomly initialised `maskspec_tiny` encoder
+            (seed 0): useful for checking the API, not for embeddings
+            worth evaluating.
 
     Returns:
         `MaskSpecHearModel`, a `tf.Module`.
@@ -168,7 +136,16 @@ def load_model(model_file_path=""):
     (16000, 192)
     """
     if model_file_path:
-        encoder = _load_encoder(model_file_path)
+        from keras_maskspec.training.run_dir import load_model as load
+
+        model = load(model_file_path)
+        try:
+            encoder = encoder_of(model)
+        except ValueError:
+            raise ValueError(
+                "The file holds no MaskSpec model. Received: "
+                f"model_file_path={model_file_path} ({type(model).__name__})"
+            ) from None
     else:
         encoder = MaskSpecEncoder.from_preset("maskspec_tiny", seed=0)
     return MaskSpecHearModel(encoder)
@@ -194,8 +171,7 @@ def get_scene_embeddings(audio, model):
         `tf.Tensor` float32 `(n_sounds, model.scene_embedding_size)`.
 
     Examples:
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> model = MaskSpecHearModel(encoder)
     >>> get_scene_embeddings(np.zeros((3, 16000), "float32"), model).shape
     TensorShape([3, 32])
@@ -253,8 +229,7 @@ def get_timestamp_embeddings(audio, model):
         timestamps float32 `(n_sounds, n_timestamps)` in ms.
 
     Examples:
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> model = MaskSpecHearModel(encoder)
     >>> emb, ts = get_timestamp_embeddings(np.zeros((2, 16000), "float32"),
     ...                                    model)

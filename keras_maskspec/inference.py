@@ -52,8 +52,16 @@ class _FramePooling(keras.layers.Layer):
         return (input_shape[0], None, input_shape[-1])
 
 
-def _base_model(model):
-    """The classifier or encoder behind `model`, with a clear error."""
+def base_model(model):
+    """The classifier or encoder behind `model`, with a clear error.
+
+    Args:
+        model: a `MaskSpecClassifier`, a `MaskSpecEncoder` or a
+            `MaskSpecPretrainer` (its encoder).
+
+    Returns:
+        The `MaskSpecClassifier` or `MaskSpecEncoder` to run at inference.
+    """
     if isinstance(model, MaskSpecPretrainer):
         return model.encoder
     if isinstance(model, (MaskSpecClassifier, MaskSpecEncoder)):
@@ -62,6 +70,12 @@ def _base_model(model):
         "Expected a MaskSpecClassifier, MaskSpecEncoder or "
         f"MaskSpecPretrainer. Received: model={type(model).__name__}"
     )
+
+
+def encoder_of(model):
+    """The `MaskSpecEncoder` of a classifier, pre-trainer or encoder."""
+    model = base_model(model)
+    return model.encoder if isinstance(model, MaskSpecClassifier) else model
 
 
 def inference_model(model):
@@ -80,19 +94,20 @@ def inference_model(model):
         `keras.Model` taking `(batch, samples)` waveforms and returning a
         dict: `scores`, `probabilities`, `embedding`, `frame_embeddings`
         for a classifier; `embedding`, `frame_embeddings` for an encoder.
+        It carries the int attributes `sample_rate` and `min_num_samples`
+        of its encoder.
 
     Examples:
     >>> import numpy as np
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> out = inference_model(encoder).predict(
     ...     np.zeros((2, 32000), "float32"), verbose=0)
     >>> out["embedding"].shape, out["frame_embeddings"].shape
     ((2, 32), (2, 6, 32))
     """
-    model = _base_model(model)
+    model = base_model(model)
     is_classifier = isinstance(model, MaskSpecClassifier)
-    encoder = model.encoder if is_classifier else model
+    encoder = encoder_of(model)
     frame_pooling = _FramePooling(encoder.mel_patches(), name="frame_pooling")
     waveform = keras.Input(shape=(None,), name="waveform")
     tokens = encoder.embed(encoder.frontend(waveform))
@@ -100,8 +115,8 @@ def inference_model(model):
     outputs = {}
     if is_classifier:
         patch_tokens = x[:, 1:]
-        pooled = model.get_layer("fc_norm")(ops.mean(patch_tokens, axis=1))
-        scores = model.get_layer("head")(pooled)
+        pooled = model.pool(patch_tokens)
+        scores = model.head(pooled)
         if model.activation is not None:
             probabilities = scores
         elif model.multi_label:
@@ -116,9 +131,10 @@ def inference_model(model):
         outputs["embedding"] = ops.mean(patch_tokens, axis=1)
     outputs["frame_embeddings"] = frame_pooling(patch_tokens)
     infer = keras.Model(waveform, outputs, name=f"{model.name}_inference")
-    # Not tracked (it would be a second owner of the same weights): lets
-    # `sliding_window_inference` take this model without rebuilding it.
-    object.__setattr__(infer, "_maskspec_source", model)
+    # Plain ints (not tracked): what `sliding_window_inference` needs to
+    # run this model as is, without the model it was built from.
+    infer.sample_rate = int(encoder.sample_rate)
+    infer.min_num_samples = int(encoder.min_num_samples())
     return infer
 
 
@@ -136,13 +152,11 @@ def frame_times(model, num_time_patches):
         float64 numpy array `(num_time_patches,)`.
 
     Examples:
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> frame_times(encoder, 3).round(3).tolist()
     [0.075, 0.235, 0.395]
     """
-    model = _base_model(model)
-    encoder = model.encoder if isinstance(model, MaskSpecClassifier) else model
+    encoder = encoder_of(model)
     size, stride = encoder.patch_size[0], encoder.patch_stride[0]
     hop = encoder.frontend.hop_length / encoder.sample_rate
     t = np.arange(num_time_patches, dtype="float64")
@@ -182,17 +196,19 @@ def window_starts(num_samples, window_samples, hop_samples):
 
 def _as_callable(model):
     """`(fn(batch) -> dict of numpy arrays, sample_rate, min_samples)`."""
-    if isinstance(model, keras.Model):
-        source = getattr(model, "_maskspec_source", None)
-        base = _base_model(model if source is None else source)
-        encoder = base.encoder if isinstance(base, MaskSpecClassifier) else base
-        infer = inference_model(base) if source is None else model
+    if isinstance(
+        model, (MaskSpecClassifier, MaskSpecEncoder, MaskSpecPretrainer)
+    ):
+        model = inference_model(model)
+    if isinstance(model, keras.Model) and isinstance(
+        getattr(model, "min_num_samples", None), int
+    ):
 
         def fn(batch):
-            out = infer(ops.convert_to_tensor(batch), training=False)
+            out = model(ops.convert_to_tensor(batch), training=False)
             return {k: ops.convert_to_numpy(v) for k, v in out.items()}
 
-        return fn, encoder.sample_rate, encoder.min_num_samples()
+        return fn, model.sample_rate, model.min_num_samples
     signatures = getattr(model, "signatures", None)
     if signatures is not None and "serving_default" in signatures:
         serve = signatures["serving_default"]
@@ -245,8 +261,7 @@ def sliding_window_inference(
 
     Examples:
     >>> import numpy as np
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> out = sliding_window_inference(
     ...     encoder, np.zeros(80000, "float32"), window_seconds=1.0)
     >>> out["starts"].tolist()
@@ -290,7 +305,63 @@ def sliding_window_inference(
     }
 
 
+def clip_embeddings(model, waveform, window_seconds=10.0, times=None):
+    """Scene and time-stamped frame embeddings of one clip of any length.
+
+    The clip is cut into back-to-back windows by `sliding_window_inference`
+    (hop = window, the last window flush with the end, so all windows have
+    one length): the scene embedding is the mean of the window embeddings;
+    frame embeddings are those of each window at their own times, a time
+    covered by two windows taken from the earlier one.
+
+    Args:
+        model: what `sliding_window_inference` takes.
+        waveform: 1-D float array `(samples,)` at the model's sample rate.
+        window_seconds: float. Window length. Defaults to `10.0`.
+        times: callable `count -> (count,)` centre times in seconds of the
+            frame embeddings within a window, or `None` for
+            `frame_times(model, count)` (MaskSpec Keras models only).
+
+    Returns:
+        dict: `embedding` `(dim,)`, `frame_embeddings` `(frames, dim)` and
+        `frame_times` `(frames,)` in seconds, increasing.
+
+    Examples:
+    >>> import numpy as np
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
+    >>> out = clip_embeddings(encoder, np.zeros(112000, "float32"), 2.0)
+    >>> out["embedding"].shape, out["frame_embeddings"].shape
+    ((32,), (22, 32))
+    >>> bool(np.all(np.diff(out["frame_times"]) > 0))
+    True
+    """
+    if times is None:
+
+        def times(count):
+            return frame_times(model, count)
+
+    out = sliding_window_inference(
+        model, waveform, window_seconds, hop_seconds=window_seconds
+    )
+    frames, stamps, last = [], [], -np.inf
+    windows = out["windows"]["frame_embeddings"]
+    for start, window in zip(out["starts"], windows):
+        t = start + times(window.shape[0])
+        keep = t > last
+        frames.append(window[keep])
+        stamps.append(t[keep])
+        last = t[-1]
+    return {
+        "embedding": out["mean"]["embedding"],
+        "frame_embeddings": np.concatenate(frames),
+        "frame_times": np.concatenate(stamps),
+    }
+
+
 __all__ = [
+    "base_model",
+    "clip_embeddings",
+    "encoder_of",
     "frame_times",
     "inference_model",
     "sliding_window_inference",

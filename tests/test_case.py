@@ -1,4 +1,8 @@
-"""Shared test helpers (keras-hub `TestCase` style, trimmed)."""
+"""Shared test helpers (keras-hub `TestCase` style, trimmed).
+
+Small models come from the `"maskspec_test"` preset, e.g.
+`MaskSpecEncoder.from_preset("maskspec_test", seed=0)`.
+"""
 
 import inspect
 import json
@@ -6,15 +10,7 @@ import json
 import keras
 import numpy as np
 
-TINY_ENCODER = dict(
-    hidden_dim=32, num_layers=2, num_heads=2, intermediate_dim=64, seed=0
-)
-TINY_DECODER = dict(
-    decoder_hidden_dim=32,
-    decoder_num_layers=1,
-    decoder_num_heads=2,
-    decoder_intermediate_dim=64,
-)
+TEST_PRESET = "maskspec_test"
 
 
 def to_numpy(x):
@@ -64,6 +60,76 @@ def to_numpy_tree(x):
 
 def _first(x):
     return x[0] if isinstance(x, list) else x
+
+
+def run_serialization_test(obj):
+    """Every `__init__` argument in the config; config and Keras
+    serialisation round trips give an equal config."""
+    assert_config_complete(obj)
+    config = obj.get_config()
+    clone = type(obj).from_config(config)
+    assert same_config(clone.get_config(), config)
+    revived = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(obj)
+    )
+    assert type(revived) is type(obj)
+    assert same_config(revived.get_config(), config)
+    return clone
+
+
+def run_symbolic_test(obj, input_shape, expected_output_shape):
+    """Called on a `KerasTensor`, `obj` gives a `KerasTensor` of the
+    expected shape (a shape, or a dict of shapes for dict outputs).
+    `None` in a shape is an unknown size."""
+    output = obj(keras.KerasTensor(input_shape))
+    if isinstance(expected_output_shape, dict):
+        assert sorted(output) == sorted(expected_output_shape)
+        for key, shape in expected_output_shape.items():
+            assert isinstance(output[key], keras.KerasTensor)
+            assert tuple(output[key].shape) == tuple(shape), key
+    else:
+        first = output[0] if isinstance(output, (tuple, list)) else output
+        assert isinstance(first, keras.KerasTensor)
+        assert tuple(first.shape) == tuple(expected_output_shape)
+    return output
+
+
+def run_fit_test(model, x, y=None, batch_size=2):
+    """One `fit` step (compiled with the model's defaults if needed)
+    gives a finite loss and changes the trainable weights."""
+    if not model.compiled:
+        model.compile()
+    before = [to_numpy(v).copy() for v in model.trainable_variables]
+    history = model.fit(
+        x, y, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0
+    )
+    assert np.isfinite(history.history["loss"][-1])
+    after = [to_numpy(v) for v in model.trainable_variables]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+    return history
+
+
+def run_dtype_policy_test(make, inputs, expected_output_dtype="bfloat16"):
+    """Built with `make("mixed_bfloat16")`, the object keeps float32
+    variables, computes some layers in bfloat16, and returns
+    `expected_output_dtype` (a dtype, or a dict of dtypes by output)."""
+    obj = make("mixed_bfloat16")
+    output = obj(inputs)
+    assert obj.weights, "nothing to check: no variables"
+    for variable in obj.weights:
+        assert variable.dtype == "float32", variable.path
+    layers = [obj, *obj._flatten_layers()]
+    assert any(
+        layer.dtype_policy.compute_dtype == "bfloat16" for layer in layers
+    )
+    if isinstance(expected_output_dtype, dict):
+        for key, dtype in expected_output_dtype.items():
+            assert keras.backend.standardize_dtype(output[key].dtype) == dtype
+    else:
+        first = output[0] if isinstance(output, (tuple, list)) else output
+        dtype = keras.backend.standardize_dtype(first.dtype)
+        assert dtype == expected_output_dtype
+    return output
 
 
 def run_model_saving_test(model, inputs, tmp_path, atol=1e-5):

@@ -31,16 +31,18 @@ from keras_maskspec.layers.patching import sincos_position_embedding
 from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 from keras_maskspec.models.maskspec_pretrainer import MaskSpecPretrainer
-from keras_maskspec.models.presets import ENCODER_PRESETS
+from keras_maskspec.models.presets import PRESETS
 
 logger = logging.getLogger("keras_maskspec.convert")
 
 SOURCES = ("maskspec", "audiomae")
 NUM_MEL_BINS = 128
-# Heads are not visible in any tensor shape: the ViT sizes the authors use.
+# Heads are not visible in any tensor shape: the ViT sizes the authors use
+# (not the test-sized preset, which no published checkpoint has).
 _KNOWN_HEADS = {
     (p["hidden_dim"], p["intermediate_dim"]): p["num_heads"]
-    for p in ENCODER_PRESETS.values()
+    for name, p in PRESETS.items()
+    if name != "maskspec_test"
 }
 _KNOWN_HEADS.update({(1024, 4096): 16, (1280, 5120): 16})
 _DECODER_HEADS = {512: 16}

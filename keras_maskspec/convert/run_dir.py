@@ -7,6 +7,7 @@ from keras_maskspec.convert.checkpoint import read_labels
 from keras_maskspec.convert.convert import convert_checkpoint
 from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.models.maskspec_pretrainer import MaskSpecPretrainer
+from keras_maskspec.utils import jsonable
 
 
 def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
@@ -68,7 +69,7 @@ def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
                 if isinstance(checkpoint, (str, os.PathLike))
                 else None
             ),
-            "options": {k: _jsonable(v) for k, v in kwargs.items()},
+            "options": jsonable(kwargs),
         },
         "model": type(model).__name__,
         "sample_rate": encoder.sample_rate,
@@ -94,10 +95,3 @@ def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
         json.dump(config, f, indent=2)
     return model
 
-
-def _jsonable(value):
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return repr(type(value).__name__)

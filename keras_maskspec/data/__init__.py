@@ -1,29 +1,35 @@
 """`tf.data` pipelines: decode, resample, crop, augment, sample, shard.
 
+One concept per module: `formats` (extensions, header sniffing), `decode`
+(file -> clip), `resampling`, `clips` (channels, crop, windows), `augment`,
+`sampling`, `sources`, `shards`, `pipelines` (the two entry points).
+
 The public API of `keras_maskspec.data`. TF is used here whatever the Keras
 backend: the pipelines yield tensors any backend's `fit` accepts.
 """
 
-from keras_maskspec.data.audio import AUDIO_EXTENSIONS
-from keras_maskspec.data.audio import CHANNEL_MODES
-from keras_maskspec.data.audio import AudioReadError
-from keras_maskspec.data.audio import crop_or_pad
-from keras_maskspec.data.audio import load_audio
-from keras_maskspec.data.audio import mix_channels
-from keras_maskspec.data.audio import resample
-from keras_maskspec.data.audio import sliding_windows
-from keras_maskspec.data.audio import tf_mix_channels
-from keras_maskspec.data.audio import tf_resample
-from keras_maskspec.data.audio import tfio_available
-from keras_maskspec.data.augment import mixup
+from keras_maskspec.data.augment import extra_augment
 from keras_maskspec.data.augment import random_gain
 from keras_maskspec.data.augment import random_time_roll
+from keras_maskspec.data.augment import waveform_mixup
+from keras_maskspec.data.bad_clips import AudioReadError
 from keras_maskspec.data.bad_clips import BadClipLogger
 from keras_maskspec.data.bad_clips import BadClipReport
+from keras_maskspec.data.clips import CHANNEL_MODES
+from keras_maskspec.data.clips import crop_or_pad
+from keras_maskspec.data.clips import mix_channels
+from keras_maskspec.data.clips import sliding_windows
+from keras_maskspec.data.clips import tf_mix_channels
+from keras_maskspec.data.decode import load_audio
+from keras_maskspec.data.decode import tfio_available
+from keras_maskspec.data.formats import AUDIO_EXTENSIONS
 from keras_maskspec.data.normalization import compute_normalization_stats
 from keras_maskspec.data.pipelines import classification_dataset
 from keras_maskspec.data.pipelines import pretraining_dataset
+from keras_maskspec.data.resampling import resample
+from keras_maskspec.data.resampling import tf_resample
 from keras_maskspec.data.sampling import class_balanced_weights
+from keras_maskspec.data.sampling import draw_without_replacement
 from keras_maskspec.data.sampling import weighted_index_dataset
 from keras_maskspec.data.shards import read_shards
 from keras_maskspec.data.shards import write_shards
@@ -45,9 +51,10 @@ __all__ = [
     "classification_dataset",
     "compute_normalization_stats",
     "crop_or_pad",
+    "draw_without_replacement",
+    "extra_augment",
     "load_audio",
     "mix_channels",
-    "mixup",
     "pretraining_dataset",
     "random_gain",
     "random_time_roll",
@@ -61,6 +68,7 @@ __all__ = [
     "tf_mix_channels",
     "tf_resample",
     "tfio_available",
+    "waveform_mixup",
     "weighted_index_dataset",
     "write_shards",
     "write_synthetic_corpus",

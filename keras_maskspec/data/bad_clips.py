@@ -1,6 +1,7 @@
 """Bookkeeping for clips that could not be read, and a callback to print it.
 
-A pipeline never stops on one bad clip: it skips the clip, records why in a
+A pipeline never stops on one bad clip: readers raise `AudioReadError` with
+one of the reasons below, the pipeline skips the clip, records why in a
 `BadClipReport` and carries on. The report is exposed as
 `dataset.bad_clip_report` on every dataset this package builds, and
 `BadClipLogger` prints it at the end of each epoch.
@@ -15,6 +16,24 @@ UNREADABLE = "unreadable"
 NOT_AUDIO = "not audio or corrupt"
 EMPTY = "empty (no samples)"
 NON_FINITE = "NaN/Inf samples"
+
+
+class AudioReadError(ValueError):
+    """A clip could not be used; `reason` is one of the reasons above.
+
+    Args:
+        message: str. What went wrong, naming the file.
+        reason: str. `UNREADABLE`, `NOT_AUDIO`, `EMPTY` or `NON_FINITE`.
+
+    Examples:
+
+    >>> AudioReadError("No samples in a.wav", EMPTY).reason
+    'empty (no samples)'
+    """
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
 
 
 class BadClipReport:

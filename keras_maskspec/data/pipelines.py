@@ -2,7 +2,7 @@
 
 Both pipelines: resolve `sources` (failing early on missing folders or empty
 manifests), shuffle paths, decode + resample + crop in parallel
-(`keras_maskspec.data.audio`), skip and count bad clips, augment, batch,
+(`keras_maskspec.data.decode`), skip and count bad clips, augment, batch,
 prefetch. Per-clip randomness (crop offset, gain, roll) comes from stateless
 seeds drawn from `tf.data.Dataset.random(seed)`, so a fixed `seed` gives the
 same batches every run while parallel decoding stays parallel.
@@ -26,23 +26,91 @@ all, iteration fails with an error starting "No readable audio" that lists
 the first bad paths.
 """
 
+import dataclasses
+import os
+
 import numpy as np
 import tensorflow as tf
 
-from keras_maskspec.data import audio as audio_lib
 from keras_maskspec.data import augment
 from keras_maskspec.data import bad_clips
+from keras_maskspec.data import clips as clips_lib
+from keras_maskspec.data import decode
 from keras_maskspec.data import sampling
 from keras_maskspec.data import shards as shards_lib
 from keras_maskspec.data import sources as sources_lib
 
 
-def _check_positive(**kwargs):
-    for name, value in kwargs.items():
-        if value is None or value <= 0:
-            raise ValueError(
-                f"`{name}` must be positive. Received: {name}={value}"
-            )
+@dataclasses.dataclass(frozen=True)
+class _ClipOptions:
+    """The arguments both entry points share, checked once.
+
+    What a clip is (`sample_rate`, `clip_seconds`, `channels`,
+    `num_channels`), how clips are drawn (`shuffle`, `seed`, `training`,
+    `shuffle_buffer`, `input_context`, `num_parallel_calls`), augmented
+    (`gain_db`, `roll_seconds`/`roll_samples`, `extra_augment`,
+    `container_seconds`) and batched (`batch_size`, `drop_remainder`). See
+    `pretraining_dataset` for each argument.
+    """
+
+    sample_rate: int
+    clip_seconds: float
+    batch_size: int
+    shuffle: bool
+    seed: object
+    training: bool
+    channels: str
+    num_channels: int
+    gain_db: float
+    roll_seconds: float
+    drop_remainder: object
+    shuffle_buffer: int
+    input_context: object
+    num_parallel_calls: int
+    roll_samples: int = 0
+    extra_augment: bool = False
+    container_seconds: float = None
+
+    def __post_init__(self):
+        for name in ("sample_rate", "clip_seconds", "batch_size"):
+            value = getattr(self, name)
+            if value is None or value <= 0:
+                raise ValueError(
+                    f"`{name}` must be positive. Received: {name}={value}"
+                )
+        clips_lib.validate_channels(self.channels, self.num_channels)
+
+    @property
+    def num_samples(self):
+        return round(self.clip_seconds * self.sample_rate)
+
+    @property
+    def max_shift(self):
+        """Largest roll in samples: `roll_samples`, else `roll_seconds`."""
+        if self.roll_samples:
+            return int(self.roll_samples)
+        return round((self.roll_seconds or 0.0) * self.sample_rate)
+
+    @property
+    def container_samples(self):
+        """The reference's clip buffer in samples (`None`: the clip)."""
+        if not self.container_seconds:
+            return None
+        return round(self.container_seconds * self.sample_rate)
+
+    @property
+    def augments(self):
+        """Whether per-clip gain, extra augment or roll runs (training)."""
+        return self.training and bool(
+            self.gain_db or self.max_shift or self.extra_augment
+        )
+
+    @property
+    def drop(self):
+        """`drop_remainder`, defaulting to `training`."""
+        if self.drop_remainder is None:
+            return self.training
+        return self.drop_remainder
 
 
 def _fail_if_empty(ds, report, what):
@@ -75,97 +143,207 @@ def _fail_if_empty(ds, report, what):
     return ds.map(lambda e, keep: e)
 
 
-def _clips(
-    sources,
-    sample_rate,
-    clip_seconds,
-    channels,
-    num_channels,
-    training,
-    shuffle,
-    seed,
-    report,
-    index_ds=None,
-    shuffle_buffer=4096,
-    input_context=None,
-    num_parallel_calls=tf.data.AUTOTUNE,
-):
-    """Unbatched dict dataset: `waveform` (+ `index` or shard `label`)."""
-    num_samples = round(clip_seconds * sample_rate)
-    kind, paths = sources_lib.resolve_sources(sources)
-    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    if kind == "shards":
-        first = shards_lib.peek_shard(paths[0])
-        if int(first["sample_rate"]) != sample_rate:
-            raise ValueError(
-                f"Shard {paths[0]} stores audio at {first['sample_rate']} Hz "
-                f"but the pipeline wants {sample_rate} Hz; rewrite the shards "
-                f"with write_shards(sample_rate={sample_rate}). Received: "
-                f"sample_rate={sample_rate}"
-            )
-        ds = shards_lib.read_shards(
-            paths,
-            shuffle=shuffle,
-            seed=seed,
-            shuffle_buffer=shuffle_buffer,
-            input_context=input_context,
-            report=report,
-        )
+def _check_readable(paths, options):
+    """Raises a one-line `ValueError` if no file holds a readable clip.
 
-        def crop(record, r):
-            wave = audio_lib.tf_mix_channels(
-                record["waveform"], channels, num_channels
+    Files are tried in order until one decodes (one read for a healthy
+    corpus; a full pass only when every file is bad, which training would
+    hit anyway). Shards are checked by `_shard_clips` (`peek_shard`).
+    Raising here, in Python, keeps the message whole: the same failure
+    inside `tf.data` reaches the user as "Graph execution error".
+    """
+    report = bad_clips.BadClipReport()
+    for path in paths:
+        try:
+            decode.load_audio(
+                path,
+                options.sample_rate,
+                options.channels,
+                options.num_samples,
+                num_channels=options.num_channels,
             )
-            wave = audio_lib.crop_or_pad(
-                wave, num_samples, random=training, seed=tf.stack([r, r + 1])
-            )
-            return {"waveform": wave, "label": record["label"], "seed": r}
+            return None
+        except bad_clips.AudioReadError as exc:
+            report.record(path, exc.reason)
+        except Exception:  # noqa: BLE001 - any failure skips the clip
+            report.record(path, bad_clips.NOT_AUDIO)
+    raise ValueError(
+        f"No readable audio in {len(paths)} files: every clip was skipped "
+        f"({report.summary()})."
+    )
 
-        ds = tf.data.Dataset.zip(ds, randoms).map(
-            crop, num_parallel_calls=num_parallel_calls
+
+def _shard_clips(paths, options, report, randoms):
+    """Shard records -> dicts `waveform`, `label`, `seed`."""
+    first = shards_lib.peek_shard(paths[0])
+    if int(first["sample_rate"]) != options.sample_rate:
+        raise ValueError(
+            f"Shard {paths[0]} stores audio at {first['sample_rate']} Hz "
+            f"but the pipeline wants {options.sample_rate} Hz; rewrite the "
+            f"shards with write_shards(sample_rate={options.sample_rate}). "
+            f"Received: sample_rate={options.sample_rate}"
         )
-        return kind, paths, ds
-    table = tf.constant(np.array(paths, dtype=object).astype(bytes))
-    if index_ds is None:
-        index_ds = tf.data.Dataset.range(len(paths))
-        if input_context is not None:
-            index_ds = index_ds.shard(
-                input_context.num_input_pipelines,
-                input_context.input_pipeline_id,
-            )
-        if shuffle:
-            index_ds = index_ds.shuffle(
-                len(paths), seed=seed, reshuffle_each_iteration=True
-            )
-    decode = audio_lib.make_decoder(
-        sample_rate,
-        num_samples,
-        channels,
-        num_channels,
-        training=training,
+    ds = shards_lib.read_shards(
+        paths,
+        shuffle=options.shuffle,
+        seed=options.seed,
+        shuffle_buffer=options.shuffle_buffer,
+        input_context=options.input_context,
         report=report,
     )
 
+    def crop(record, r):
+        wave = clips_lib.tf_mix_channels(
+            record["waveform"], options.channels, options.num_channels
+        )
+        wave = clips_lib.crop_or_pad(
+            wave,
+            options.num_samples,
+            random=options.training,
+            seed=tf.stack([r, r + 1]),
+        )
+        return {"waveform": wave, "label": record["label"], "seed": r}
+
+    return tf.data.Dataset.zip(ds, randoms).map(
+        crop, num_parallel_calls=options.num_parallel_calls
+    )
+
+
+def _file_index_dataset(num_files, options):
+    """File indices for one epoch: this host's share, shuffled if asked."""
+    index_ds = tf.data.Dataset.range(num_files)
+    if options.input_context is not None:
+        index_ds = index_ds.shard(
+            options.input_context.num_input_pipelines,
+            options.input_context.input_pipeline_id,
+        )
+    if options.shuffle:
+        index_ds = index_ds.shuffle(
+            num_files, seed=options.seed, reshuffle_each_iteration=True
+        )
+    return index_ds
+
+
+def _guarded(load, failed):
+    """`load` for one element, or `failed` if any op inside it errors.
+
+    Graph decoders (`tf.audio.decode_wav`, tensorflow-io) raise instead of
+    returning a status; run alone with `ignore_errors`, a failing element
+    falls through to `failed`, which records it by name, so no decode error
+    can stop an iteration.
+    """
+
+    def one(*args):
+        loaded = tf.data.Dataset.from_tensors(args).map(lambda *a: load(*a))
+        fallback = tf.data.Dataset.from_tensors(args).map(
+            lambda *a: failed(*a)
+        )
+        return loaded.ignore_errors().concatenate(fallback).take(1)
+
+    return one
+
+
+def _file_clips(paths, options, report, randoms, index_ds=None):
+    """Audio files -> dicts `waveform`, `index`, `seed`; bad files dropped."""
+    table = tf.constant([os.fsencode(p) for p in paths], tf.string)
+    if index_ds is None:
+        index_ds = _file_index_dataset(len(paths), options)
+    decoder = decode.make_decoder(
+        options.sample_rate,
+        options.num_samples,
+        options.channels,
+        options.num_channels,
+        training=options.training,
+        report=report,
+    )
+    out_channels = clips_lib.validate_channels(
+        options.channels, options.num_channels
+    )
+    shape = [options.num_samples] + ([out_channels] if out_channels else [])
+
     def load(index, r):
-        wave, ok = decode(tf.gather(table, index), tf.stack([r, index]))
+        wave, ok = decoder(tf.gather(table, index), tf.stack([r, index]))
         return {"waveform": wave, "index": index, "seed": r, "ok": ok}
 
-    ds = tf.data.Dataset.zip(index_ds, randoms).map(
-        load, num_parallel_calls=num_parallel_calls
+    def record_failure(path):
+        report.record(path, bad_clips.NOT_AUDIO)
+        return np.bool_(False)
+
+    def failed(index, r):
+        ok = tf.numpy_function(
+            record_failure, [tf.gather(table, index)], tf.bool
+        )
+        return {"waveform": tf.zeros(shape), "index": index, "seed": r,
+                "ok": tf.reshape(ok, [])}  # fmt: skip
+
+    ds = tf.data.Dataset.zip(index_ds, randoms).interleave(
+        _guarded(load, failed),
+        cycle_length=_cycle_length(options.num_parallel_calls),
+        num_parallel_calls=options.num_parallel_calls,
+        deterministic=True,
     )
     ds = ds.filter(lambda e: e["ok"])
-    ds = ds.map(lambda e: {k: v for k, v in e.items() if k != "ok"})
-    return kind, paths, ds
+    return ds.map(lambda e: {k: v for k, v in e.items() if k != "ok"})
 
 
-def _augment_clip(element, gain_db, roll_samples):
+def _cycle_length(num_parallel_calls):
+    if num_parallel_calls in (None, tf.data.AUTOTUNE):
+        return max(2, os.cpu_count() or 2)
+    return max(1, int(num_parallel_calls))
+
+
+def _clips(kind, paths, options, report, index_ds=None):
+    """Unbatched dict dataset: `waveform`, `seed` (+ `index` or `label`).
+
+    Per-clip randomness comes from `Dataset.random(seed)`, one stateless
+    seed per clip, so results do not depend on the decode order.
+    """
+    randoms = tf.data.Dataset.random(
+        seed=options.seed, rerandomize_each_iteration=True
+    )
+    if kind == "shards":
+        return _shard_clips(paths, options, report, randoms)
+    _check_readable(paths, options)
+    return _file_clips(paths, options, report, randoms, index_ds)
+
+
+def _augment_clip(element, options):
+    """The reference's per-clip chain: gain, extra augment, roll."""
     seed = tf.stack([element["seed"], tf.constant(101, tf.int64)])
     wave = element["waveform"]
-    if gain_db:
-        wave = augment.random_gain(wave, gain_db, seed=seed)
-    if roll_samples:
-        wave = augment.random_time_roll(wave, roll_samples, seed=seed)
+    if options.gain_db:
+        wave = augment.random_gain(wave, options.gain_db, seed=seed)
+    if options.extra_augment:
+        wave = augment.extra_augment(wave, options.sample_rate, seed=seed)
+    if options.max_shift:
+        wave = augment.random_time_roll(
+            wave,
+            options.max_shift,
+            seed=seed,
+            container_samples=options.container_samples,
+        )
     return {**element, "waveform": wave}
+
+
+def _augment(ds, options):
+    """Per-clip augmentation (training only), in parallel."""
+    if not options.augments:
+        return ds
+    return ds.map(
+        lambda e: _augment_clip(e, options),
+        num_parallel_calls=options.num_parallel_calls,
+    )
+
+
+def _augment_and_batch(ds, options):
+    """Per-clip augmentation (training), then batches of dicts."""
+    return _augment(ds, options).batch(options.batch_size, options.drop)
+
+
+def _finish(ds, report):
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds.bad_clip_report = report
+    return ds
 
 
 def pretraining_dataset(
@@ -185,6 +363,9 @@ def pretraining_dataset(
     input_context=None,
     num_parallel_calls=tf.data.AUTOTUNE,
     report=None,
+    roll_samples=0,
+    extra_augment=False,
+    container_seconds=None,
 ):
     """Unlabelled audio -> batches of float32 waveforms `(batch, samples)`.
 
@@ -206,11 +387,11 @@ def pretraining_dataset(
             `"all"` (output `(batch, samples, num_channels)`). Defaults to
             `"mono"`.
         num_channels: int. Channels kept when `channels="all"`.
-        gain_db: float. Random gain range in dB (training only; the paper's
-            fine-tuning uses 7). Defaults to `0.0` (off, as in
-            pre-training).
-        roll_seconds: float. Random time roll range (training only).
-            Defaults to `0.0` (off).
+        gain_db: int. Random integer gain in `-gain_db..gain_db-1` dB
+            (training only; the authors' fine-tuning uses 7: -7..6 dB).
+            Defaults to `0.0` (off, as in pre-training).
+        roll_seconds: float. Random time roll range in seconds (training
+            only); `roll_samples` takes precedence. Defaults to `0.0`.
         drop_remainder: bool. Drop the last partial batch. Defaults to
             `training`.
         shuffle_buffer: int. Record shuffle buffer for shards.
@@ -219,6 +400,15 @@ def pretraining_dataset(
         num_parallel_calls: int. Parallel decodes. Defaults to AUTOTUNE.
         report: optional `BadClipReport`; a new one otherwise. Either way it
             is `dataset.bad_clip_report`.
+        roll_samples: int. Random roll `-roll_samples..roll_samples`
+            samples (training only; the authors: 50). Defaults to `0`.
+        extra_augment: bool. The authors' noise/volume/high-/low-pass
+            chain (`augment.extra_augment`, training only). Defaults to
+            `False`.
+        container_seconds: float or `None`. The reference's clip buffer
+            (10 s): rolls are zero-filled shifts of shorter clips and
+            mixup's means run over it (`augment.CONTAINER_SECONDS`).
+            Defaults to `None` (the clip itself).
 
     Returns:
         `tf.data.Dataset` of float32 `(batch, samples)` tensors.
@@ -235,39 +425,32 @@ def pretraining_dataset(
     >>> [tuple(b.shape) for b in ds]
     [(2, 8000), (2, 8000)]
     """
-    _check_positive(
-        sample_rate=sample_rate, clip_seconds=clip_seconds,
+    options = _ClipOptions(
+        sample_rate=sample_rate,
+        clip_seconds=clip_seconds,
         batch_size=batch_size,
-    )  # fmt: skip
-    audio_lib.validate_channels(channels, num_channels)
-    report = report if report is not None else bad_clips.BadClipReport()
-    kind, paths, ds = _clips(
-        sources,
-        int(sample_rate),
-        clip_seconds,
-        channels,
-        num_channels,
-        training,
-        shuffle,
-        seed,
-        report,
+        shuffle=shuffle,
+        seed=seed,
+        training=training,
+        channels=channels,
+        num_channels=num_channels,
+        gain_db=gain_db,
+        roll_seconds=roll_seconds,
+        drop_remainder=drop_remainder,
         shuffle_buffer=shuffle_buffer,
         input_context=input_context,
         num_parallel_calls=num_parallel_calls,
+        roll_samples=roll_samples,
+        extra_augment=extra_augment,
+        container_seconds=container_seconds,
     )
+    report = report if report is not None else bad_clips.BadClipReport()
+    kind, paths = sources_lib.resolve_sources(sources)
+    ds = _clips(kind, paths, options, report)
     ds = ds.map(lambda e: {"waveform": e["waveform"], "seed": e["seed"]})
     ds = _fail_if_empty(ds, report, f"{len(paths)} {kind}")
-    if training and (gain_db or roll_seconds):
-        roll = round(roll_seconds * sample_rate)
-        ds = ds.map(
-            lambda e: _augment_clip(e, gain_db, roll),
-            num_parallel_calls=num_parallel_calls,
-        )
-    drop = training if drop_remainder is None else drop_remainder
-    ds = ds.map(lambda e: e["waveform"]).batch(batch_size, drop)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
-    ds.bad_clip_report = report
-    return ds
+    ds = _augment_and_batch(ds, options)
+    return _finish(ds.map(lambda e: e["waveform"]), report)
 
 
 def _parse_label_text(text, multi_label):
@@ -279,8 +462,12 @@ def _parse_label_text(text, multi_label):
 
 
 def _labels_from_manifest(files, multi_label):
+    """Labels from the `label` column of a `.csv` manifest `files`."""
     if not (isinstance(files, str) and files.lower().endswith(".csv")):
-        return None
+        raise ValueError(
+            "`labels` is required for audio files (only shards or a CSV "
+            f"manifest carry their own). Received: files={files!r}"
+        )
     _, rows = sources_lib.read_manifest(files)
     column = next((c for c in ("label", "labels") if c in rows[0]), None)
     if column is None:
@@ -381,6 +568,9 @@ def classification_dataset(
     input_context=None,
     num_parallel_calls=tf.data.AUTOTUNE,
     report=None,
+    roll_samples=0,
+    extra_augment=False,
+    container_seconds=None,
 ):
     """Labelled audio -> `(waveform, label)` or `(waveform, label, weight)`.
 
@@ -410,15 +600,19 @@ def classification_dataset(
         num_channels: int. Channels kept when `channels="all"`.
         one_hot: bool. Single-label targets one-hot (required by mixup).
             Defaults to `True`.
-        mixup_rate: float. Probability a clip is mixed (paper: 0.5).
+        mixup_rate: float. Probability a clip is mixed with a partner drawn
+            uniformly from the whole training set, before batching (the
+            authors' `MixupDataset`: 0.5; `augment.waveform_mixup`).
             Defaults to `0.0` (off).
-        mixup_alpha: float. Beta(alpha, alpha) parameter. Defaults to `2.0`.
-        gain_db: float. Random gain range in dB (paper: 7). Defaults to 0.
-        roll_seconds: float. Random time roll range (paper: 0.5 s).
-            Defaults to 0.
-        balanced: bool. Class-balanced sampling with replacement (AudioSet
-            style weights, see `class_balanced_weights`); files only.
-            Defaults to `False`.
+        mixup_alpha: float. Beta(alpha, alpha) parameter. Defaults to `2.0`
+            (the authors').
+        gain_db: int. Random integer gain in `-gain_db..gain_db-1` dB (the
+            authors: 7). Defaults to 0.
+        roll_seconds: float. Random time roll range in seconds;
+            `roll_samples` takes precedence. Defaults to 0.
+        balanced: bool. Class-balanced sampling without replacement (the
+            authors' AudioSet rule, see `keras_maskspec.data.sampling`);
+            files only. Defaults to `False`.
         samples_per_epoch: int. Draws per epoch when `balanced`. Defaults to
             the number of files.
         drop_remainder: bool. Defaults to `training`.
@@ -427,6 +621,10 @@ def classification_dataset(
         num_parallel_calls: int. Parallel decodes. Defaults to AUTOTUNE.
         report: optional `BadClipReport` (exposed as
             `dataset.bad_clip_report`).
+        roll_samples: int. See `pretraining_dataset`. Defaults to `0`.
+        extra_augment: bool. See `pretraining_dataset`. Defaults to
+            `False`.
+        container_seconds: float or `None`. See `pretraining_dataset`.
 
     Returns:
         `tf.data.Dataset` of `(waveform, label)` or
@@ -446,11 +644,25 @@ def classification_dataset(
     >>> tuple(x.shape), tuple(y.shape)
     ((4, 16000), (4, 7))
     """
-    _check_positive(
-        sample_rate=sample_rate, clip_seconds=clip_seconds,
+    options = _ClipOptions(
+        sample_rate=sample_rate,
+        clip_seconds=clip_seconds,
         batch_size=batch_size,
-    )  # fmt: skip
-    audio_lib.validate_channels(channels, num_channels)
+        shuffle=shuffle and not balanced,
+        seed=seed,
+        training=training,
+        channels=channels,
+        num_channels=num_channels,
+        gain_db=gain_db,
+        roll_seconds=roll_seconds,
+        drop_remainder=drop_remainder,
+        shuffle_buffer=shuffle_buffer,
+        input_context=input_context,
+        num_parallel_calls=num_parallel_calls,
+        roll_samples=roll_samples,
+        extra_augment=extra_augment,
+        container_seconds=container_seconds,
+    )
     if mixup_rate and not (multi_label or one_hot):
         raise ValueError(
             "Mixup mixes labels, so single-label targets must be one-hot. "
@@ -458,15 +670,10 @@ def classification_dataset(
         )
     report = report if report is not None else bad_clips.BadClipReport()
     kind, paths = sources_lib.resolve_sources(files)
-    if labels is None and kind == "files":
-        labels = _labels_from_manifest(files, multi_label)
-        if labels is None:
-            raise ValueError(
-                "`labels` is required for audio files (only shards or a CSV "
-                f"manifest carry their own). Received: files={files!r}"
-            )
     index_ds, table = None, None
     if kind == "files":
+        if labels is None:
+            labels = _labels_from_manifest(files, multi_label)
         table, num_classes = _encode_labels(
             labels, num_classes, multi_label, label_mask, len(paths)
         )
@@ -479,49 +686,10 @@ def classification_dataset(
                 seed=seed,
             )
     else:
-        if labels is not None or balanced or sample_weights is not None:
-            raise ValueError(
-                "With TFRecord shards, labels come from the records and "
-                "balanced sampling/sample weights need audio files. Received: "
-                f"labels={labels is not None}, balanced={balanced}, "
-                f"sample_weights={sample_weights is not None}"
-            )
-        if num_classes is None:
-            raise ValueError(
-                "`num_classes` is required with shards. Received: "
-                "num_classes=None"
-            )
+        _check_shard_arguments(labels, num_classes, balanced, sample_weights)
     if sample_weights is not None:
-        sample_weights = np.asarray(sample_weights, np.float32)
-        if sample_weights.shape != (len(paths),):
-            raise ValueError(
-                f"`sample_weights` must have shape ({len(paths)},). "
-                f"Received: sample_weights.shape={sample_weights.shape}"
-            )
-    _, _, ds = _clips(
-        files,
-        int(sample_rate),
-        clip_seconds,
-        channels,
-        num_channels,
-        training,
-        shuffle and not balanced,
-        seed,
-        report,
-        index_ds=index_ds,
-        shuffle_buffer=shuffle_buffer,
-        input_context=input_context,
-        num_parallel_calls=num_parallel_calls,
-    )
-    num_classes = int(num_classes)
-
-    def to_target(raw):
-        if multi_label:
-            return tf.ensure_shape(tf.cast(raw, tf.float32), [num_classes])
-        ids = tf.cast(tf.reshape(raw, [-1])[0], tf.int32)
-        if one_hot:
-            return tf.one_hot(ids, num_classes)
-        return ids
+        sample_weights = _check_sample_weights(sample_weights, len(paths))
+    to_target = _target_fn(int(num_classes), multi_label, one_hot)
 
     def attach(e):
         if table is not None:
@@ -534,35 +702,100 @@ def classification_dataset(
             out["weight"] = tf.gather(tf.constant(sample_weights), e["index"])
         return out
 
+    ds = _clips(kind, paths, options, report, index_ds=index_ds)
     ds = ds.map(attach, num_parallel_calls=num_parallel_calls)
     ds = _fail_if_empty(ds, report, f"{len(paths)} {kind}")
-    if training and (gain_db or roll_seconds):
-        roll = round(roll_seconds * sample_rate)
-        ds = ds.map(
-            lambda e: _augment_clip(e, gain_db, roll),
-            num_parallel_calls=num_parallel_calls,
-        )
-    drop = training if drop_remainder is None else drop_remainder
-    ds = ds.batch(batch_size, drop)
+    ds = _augment(ds, options)
     if training and mixup_rate:
-        ds = ds.map(
-            lambda e: _mix(e, mixup_alpha, mixup_rate),
+        partners = _partner_clips(kind, paths, options).map(
+            attach, num_parallel_calls=num_parallel_calls
+        )
+        ds = tf.data.Dataset.zip(ds, _augment(partners, options)).map(
+            lambda e, p: _mix(e, p, mixup_alpha, mixup_rate, options),
             num_parallel_calls=num_parallel_calls,
         )
+    ds = ds.batch(options.batch_size, options.drop)
 
     def to_tuple(e):
         if sample_weights is not None:
             return e["waveform"], e["label"], e["weight"]
         return e["waveform"], e["label"]
 
-    ds = ds.map(to_tuple).prefetch(tf.data.AUTOTUNE)
-    ds.bad_clip_report = report
-    return ds
+    return _finish(ds.map(to_tuple), report)
 
 
-def _mix(batch, alpha, rate):
-    seed = tf.stack([batch["seed"][0], tf.constant(202, tf.int64)])
-    wave, label = augment.mixup(
-        batch["waveform"], batch["label"], alpha=alpha, rate=rate, seed=seed
+def _check_shard_arguments(labels, num_classes, balanced, sample_weights):
+    if labels is not None or balanced or sample_weights is not None:
+        raise ValueError(
+            "With TFRecord shards, labels come from the records and "
+            "balanced sampling/sample weights need audio files. Received: "
+            f"labels={labels is not None}, balanced={balanced}, "
+            f"sample_weights={sample_weights is not None}"
+        )
+    if num_classes is None:
+        raise ValueError(
+            "`num_classes` is required with shards. Received: "
+            "num_classes=None"
+        )
+
+
+def _check_sample_weights(sample_weights, num_files):
+    sample_weights = np.asarray(sample_weights, np.float32)
+    if sample_weights.shape != (num_files,):
+        raise ValueError(
+            f"`sample_weights` must have shape ({num_files},). "
+            f"Received: sample_weights.shape={sample_weights.shape}"
+        )
+    return sample_weights
+
+
+def _target_fn(num_classes, multi_label, one_hot):
+    """Maps a raw label (ids or multi-hot row) to the emitted target."""
+
+    def to_target(raw):
+        if multi_label:
+            return tf.ensure_shape(tf.cast(raw, tf.float32), [num_classes])
+        ids = tf.cast(tf.reshape(raw, [-1])[0], tf.int32)
+        if one_hot:
+            return tf.one_hot(ids, num_classes)
+        return ids
+
+    return to_target
+
+
+def _partner_clips(kind, paths, options):
+    """Mixup partners: clips drawn uniformly from all of `paths`.
+
+    As the reference's `MixupDataset` (`randint(len(dataset))`), the
+    partner ignores the class-balanced sampler and the host's shard.
+    Failures are counted in a report of their own, so the main report
+    counts each clip of the epoch once.
+    """
+    seed = None if options.seed is None else int(options.seed) + 1
+    options = dataclasses.replace(
+        options, seed=seed, shuffle=True, input_context=None
     )
-    return {**batch, "waveform": wave, "label": label}
+    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    report = bad_clips.BadClipReport()
+    if kind == "shards":
+        return _shard_clips(paths, options, report, randoms).repeat()
+    uniform = tf.data.Dataset.random(
+        seed=None if seed is None else seed + 1,
+        rerandomize_each_iteration=True,
+    ).map(lambda r: tf.math.floormod(r, len(paths)))
+    return _file_clips(paths, options, report, randoms, index_ds=uniform)
+
+
+def _mix(element, partner, alpha, rate, options):
+    seed = tf.stack([element["seed"], tf.constant(202, tf.int64)])
+    wave, label = augment.waveform_mixup(
+        element["waveform"],
+        element["label"],
+        partner["waveform"],
+        partner["label"],
+        alpha=alpha,
+        rate=rate,
+        seed=seed,
+        container_samples=options.container_samples,
+    )
+    return {**element, "waveform": wave, "label": label}

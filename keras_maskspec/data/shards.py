@@ -40,8 +40,9 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-from keras_maskspec.data import audio as audio_lib
 from keras_maskspec.data import bad_clips
+from keras_maskspec.data import clips
+from keras_maskspec.data import decode
 from keras_maskspec.data import sources as sources_lib
 
 FORMATS = ("pcm16", "flac")
@@ -150,7 +151,7 @@ def write_shards(
             f"`ids` must have one entry per file ({len(files)}). "
             f"Received: len(ids)={len(ids)}"
         )
-    audio_lib.validate_channels(channels, num_channels)
+    clips.validate_channels(channels, num_channels)
     num_samples = None
     if max_seconds is not None:
         num_samples = round(max_seconds * sample_rate)
@@ -164,11 +165,11 @@ def write_shards(
 
     def load(path):
         try:
-            return audio_lib.load_audio(
+            return decode.load_audio(
                 path, sample_rate, channels, num_samples,
                 num_channels=num_channels,
             )  # fmt: skip
-        except audio_lib.AudioReadError as exc:
+        except bad_clips.AudioReadError as exc:
             report.record(path, exc.reason)
         except Exception:  # noqa: BLE001 - any failure skips the clip
             report.record(path, bad_clips.NOT_AUDIO)
@@ -250,11 +251,65 @@ def peek_shard(path):
     >>> int(peek_shard(info["shards"][0])["sample_rate"])
     16000
     """
-    for raw in tf.data.TFRecordDataset(path).take(1):
-        parsed = tf.io.parse_single_example(raw, _FEATURES)
-        parsed["label"] = tf.sparse.to_dense(parsed["label"])
-        return {k: v.numpy() for k, v in parsed.items()}
+    try:
+        for raw in tf.data.TFRecordDataset(path).take(1):
+            parsed = tf.io.parse_single_example(raw, _FEATURES)
+            parsed["label"] = tf.sparse.to_dense(parsed["label"])
+            return {k: v.numpy() for k, v in parsed.items()}
+    except (tf.errors.OpError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(
+            f"Shard {path} is truncated or not a shard written by "
+            f"write_shards ({type(exc).__name__}: {message}). "
+            f"Received: path={path}"
+        ) from None
     raise ValueError(f"Shard holds no records. Received: path={path}")
+
+
+def check_shard(path):
+    """Raises a `ValueError` naming `path` if its TFRecord framing is cut.
+
+    Walks the record headers (8-byte length, 4-byte CRC; data and its CRC
+    are seeked over), so a shard cut short by a killed writer or a partial
+    copy is named before training instead of failing mid-epoch with a bare
+    `DataLossError`. Remote paths (`gs://`, ...) are not checked.
+
+    Args:
+        path: str. A TFRecord file.
+
+    Returns:
+        int, the number of records.
+
+    Examples:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> sf.write(f"{folder}/a.wav", np.zeros(800), 8000)
+    >>> info = write_shards(folder, folder + "/s", 8000, verbose=0)
+    >>> check_shard(info["shards"][0])
+    1
+    """
+    path = os.fspath(path)
+    if "://" in path:
+        return None
+    count = 0
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        pos = 0
+        while pos < size:
+            head = f.read(12)
+            length = int.from_bytes(head[:8], "little") if len(head) == 12 else -1
+            if length < 0 or pos + 12 + length + 4 > size:
+                raise ValueError(
+                    f"Shard {path} is truncated: record {count} at byte "
+                    f"{pos} runs past the end of the file ({size} bytes); "
+                    f"rewrite it with `maskspec shard --overwrite`. "
+                    f"Received: path={path}"
+                )
+            pos += 12 + length + 4
+            f.seek(pos)
+            count += 1
+    return count
 
 
 def _decode_flac_py(data, num_channels, report, record_id):
@@ -326,9 +381,11 @@ def read_shards(
                 f"No TFRecord shard matches. Received: pattern={p}"
             )
         files.extend(matches)
+    for path in files:
+        check_shard(path)
     report = report if report is not None else bad_clips.BadClipReport()
     if use_tfio is None:
-        use_tfio = audio_lib.tfio_available()
+        use_tfio = decode.tfio_available()
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)

@@ -3,7 +3,7 @@
 Accepted sources, alone or in a list:
 
 - an audio file (any extension libsndfile reads);
-- a folder, searched recursively for `AUDIO_EXTENSIONS`;
+- a folder, searched recursively for `formats.AUDIO_EXTENSIONS`;
 - a manifest: `.txt` with one path per line (blank lines and `#` comments
   ignored) or `.csv` with a `path` (or `file`, `filename`) column; relative
   paths are relative to the manifest's folder;
@@ -21,7 +21,7 @@ import csv
 import glob
 import os
 
-from keras_maskspec.data.audio import AUDIO_EXTENSIONS
+from keras_maskspec.data import formats
 
 PATH_COLUMNS = ("path", "file", "filename", "filepath")
 SHARD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrec")
@@ -92,7 +92,7 @@ def _audio_under(folder):
     for root, dirs, names in os.walk(folder, followlinks=True):
         dirs.sort()
         for name in sorted(names):
-            if name.lower().endswith(AUDIO_EXTENSIONS):
+            if formats.is_audio_path(name):
                 found.append(os.path.join(root, name))
     return found
 
@@ -142,8 +142,9 @@ def resolve_sources(sources):
             found = _audio_under(source)
             if not found:
                 raise ValueError(
-                    f"No audio files (extensions {AUDIO_EXTENSIONS}) under "
-                    f"folder. Received: source={source}"
+                    "No audio files (extensions "
+                    f"{formats.AUDIO_EXTENSIONS}) under folder. "
+                    f"Received: source={source}"
                 )
             files.extend(found)
         elif not os.path.exists(source):

@@ -8,10 +8,13 @@ of clip `i` is `i % num_classes`, so classes are balanced.
 """
 
 import csv
+import io
 import os
 
 import numpy as np
 import soundfile as sf
+
+from keras_maskspec.utils import atomic_write_text
 
 CLASS_NAMES = (
     "tone",
@@ -188,14 +191,17 @@ def write_synthetic_corpus(
             f"`format` must be 'wav' or 'flac'. Received: format={format!r}"
         )
     os.makedirs(out_dir, exist_ok=True)
+    rows = io.StringIO(newline="")
+    writer = csv.writer(rows)
+    writer.writerow(["path", "label", "class_name"])
+    for i in range(int(num_clips)):
+        wave, label = synthetic_clip(i, sample_rate, clip_seconds, seed)
+        name = f"clip_{i:05d}.{format}"
+        sf.write(os.path.join(out_dir, name), wave, sample_rate,
+                 subtype="PCM_16")  # fmt: skip
+        writer.writerow([name, label, CLASS_NAMES[label]])
+    # The manifest is written last and atomically: if it exists, the whole
+    # corpus does.
     csv_path = os.path.join(out_dir, "labels.csv")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label", "class_name"])
-        for i in range(int(num_clips)):
-            wave, label = synthetic_clip(i, sample_rate, clip_seconds, seed)
-            name = f"clip_{i:05d}.{format}"
-            sf.write(os.path.join(out_dir, name), wave, sample_rate,
-                     subtype="PCM_16")  # fmt: skip
-            writer.writerow([name, label, CLASS_NAMES[label]])
+    atomic_write_text(csv_path, rows.getvalue())
     return csv_path

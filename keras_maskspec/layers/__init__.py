@@ -19,4 +19,8 @@ from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.spec_augment import SpecAugment
+from keras_maskspec.layers.spectrogram_mixup import SpectrogramMixup
 from keras_maskspec.layers.transformer_block import TransformerBlock
+from keras_maskspec.layers.window_transformer_block import (
+    WindowTransformerBlock,
+)

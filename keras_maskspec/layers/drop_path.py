@@ -4,6 +4,24 @@ import keras
 from keras import ops
 
 
+def drop_path(inputs, rate, seed=None):
+    """Zeroes whole examples with probability `rate`, rescales the rest.
+
+    Args:
+        inputs: tensor, batch first.
+        rate: float in [0, 1). Probability of dropping an example's branch.
+        seed: int, `keras.random.SeedGenerator` or `None`.
+
+    Returns:
+        `inputs * keep_mask / (1 - rate)`, one mask value per example.
+    """
+    keep = 1.0 - rate
+    shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+    noise = keras.random.uniform(shape, seed=seed)
+    mask = ops.cast(noise < keep, inputs.dtype)
+    return inputs * mask / keep
+
+
 @keras.saving.register_keras_serializable(package="keras_maskspec")
 class DropPath(keras.layers.Layer):
     """Drops a whole residual branch per example while training.
@@ -35,11 +53,7 @@ class DropPath(keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0.0:
             return inputs
-        keep = 1.0 - self.rate
-        shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
-        noise = keras.random.uniform(shape, seed=self.seed_generator)
-        mask = ops.cast(noise < keep, inputs.dtype)
-        return inputs * mask / keep
+        return drop_path(inputs, self.rate, seed=self.seed_generator)
 
     def compute_output_shape(self, input_shape):
         return input_shape

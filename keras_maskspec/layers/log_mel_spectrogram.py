@@ -8,6 +8,10 @@ from keras import ops
 
 MEL_SCALES = ("kaldi", "htk", "slaney")
 WINDOWS = ("hann", "hamming", "povey")
+JITTER_MODES = ("batch", "example")
+# MaskSpec's fixed scaling `(log_mel + 4.5) / 5`, before per-bin statistics.
+LOG_MEL_OFFSET = -4.5
+LOG_MEL_SCALE = 5.0
 
 
 def _hz_to_mel(hz, scale):
@@ -173,9 +177,17 @@ class LogMelSpectrogram(keras.layers.Layer):
     other clips of the batch (unlike `keras.layers.MelSpectrogram`'s
     `top_db`, which clips against the batch maximum).
 
-    During training the band edges are jittered per example as in the
-    paper: `fmin + U{0..fmin_jitter-1}` and
-    `fmax + fmax_jitter / 2 - U{0..fmax_jitter-1}` Hz.
+    During training the band edges are jittered as in the paper:
+    `fmin + U{0..fmin_jitter-1}` and `fmax + fmax_jitter / 2 -
+    U{0..fmax_jitter-1}` Hz, one draw per batch (`jitter="batch"`, as the
+    authors' front end draws once per forward call) or per clip.
+
+    Per-mel-bin standardisation: MaskSpec computes
+    `((log_mel + 4.5) / 5 - frame_mean[b]) / frame_std[b]` with data-set
+    statistics in pre-training and fine-tuning. That is `mean[b] =
+    5 frame_mean[b] - 4.5` and `std[b] = 5 frame_std[b]` here;
+    `set_statistics(frame_mean, frame_std)` sets them, and they are saved in
+    the config, so `predict`, export and serving use them.
 
     Args:
         sample_rate: int. Input sampling rate in Hz. Defaults to `32000`.
@@ -206,6 +218,9 @@ class LogMelSpectrogram(keras.layers.Layer):
             off). Defaults to `10`.
         fmax_jitter: int. Training-time fmax jitter range in Hz (0 turns it
             off). Defaults to `2000`.
+        jitter: str. `"batch"` (one band-edge draw shared by the batch, the
+            authors' rule) or `"example"` (one per clip). Defaults to
+            `"batch"`.
         seed: int or `None`. Seed for the jitter.
 
     Input shape:
@@ -248,6 +263,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         std=5.0,
         fmin_jitter=10,
         fmax_jitter=2000,
+        jitter="batch",
         seed=None,
         **kwargs,
     ):
@@ -287,6 +303,11 @@ class LogMelSpectrogram(keras.layers.Layer):
                 "Jitter ranges must be >= 0. Received: "
                 f"fmin_jitter={fmin_jitter}, fmax_jitter={fmax_jitter}"
             )
+        if jitter not in JITTER_MODES:
+            raise ValueError(
+                f"`jitter` must be one of {JITTER_MODES}. Received: "
+                f"jitter={jitter!r}"
+            )
         resolved_fmax = (
             sample_rate / 2 - fmax_jitter // 2 if fmax is None else fmax
         )
@@ -321,6 +342,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.std = _as_float_or_list(std)
         self.fmin_jitter = int(fmin_jitter)
         self.fmax_jitter = int(fmax_jitter)
+        self.jitter = jitter
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._window_array = frame_window(window, window_length)
@@ -367,7 +389,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         )
         power = real * real + imag * imag
         if training and (self.fmin_jitter or self.fmax_jitter):
-            batch = ops.shape(x)[0]
+            batch = ops.shape(x)[0] if self.jitter == "example" else 1
             fmin = self.fmin + ops.floor(
                 keras.random.uniform(
                     (batch,), 0.0, self.fmin_jitter, seed=self.seed_generator
@@ -387,7 +409,10 @@ class LogMelSpectrogram(keras.layers.Layer):
             )
             fmax = ops.minimum(fmax, self.sample_rate / 2.0)
             bank = self._bank(fmin, fmax)
-            mel = ops.einsum("btf,bfm->btm", power, bank)
+            if self.jitter == "example":
+                mel = ops.einsum("btf,bfm->btm", power, bank)
+            else:
+                mel = ops.matmul(power, bank[0])
         else:
             bank = self._bank(self.fmin, self.resolved_fmax)
             mel = ops.matmul(power, bank)
@@ -406,6 +431,77 @@ class LogMelSpectrogram(keras.layers.Layer):
             mel_scale=self.mel_scale,
             mel_norm=self.mel_norm,
         )
+
+    def set_statistics(
+        self,
+        frame_mean,
+        frame_std,
+        offset=LOG_MEL_OFFSET,
+        scale=LOG_MEL_SCALE,
+    ):
+        """Per-mel-bin standardisation with data-set statistics.
+
+        The output becomes `((log_mel - offset) / scale - frame_mean[b]) /
+        frame_std[b]`, MaskSpec's `mel_forward` with a norm file: the
+        statistics are those of the default front end's output
+        `(log_mel + 4.5) / 5` (the authors' `frame_mean`/`frame_std`).
+
+        Args:
+            frame_mean: float or `num_mel_bins` floats.
+            frame_std: float or `num_mel_bins` floats, all > 0.
+            offset: float. Defaults to `-4.5`.
+            scale: float. Defaults to `5.0`.
+
+        Examples:
+        >>> layer = LogMelSpectrogram(num_mel_bins=2)
+        >>> layer.set_statistics([0.0, 0.5], [1.0, 0.5])
+        >>> layer.mean, layer.std
+        ([-4.5, -2.0], [5.0, 2.5])
+        """
+        frame_mean = np.asarray(frame_mean, "float64")
+        frame_std = np.asarray(frame_std, "float64")
+        for name, value in (("frame_mean", frame_mean), ("frame_std", frame_std)):
+            if value.ndim > 1 or value.size not in (1, self.num_mel_bins):
+                raise ValueError(
+                    f"`{name}` must be a float or {self.num_mel_bins} floats. "
+                    f"Received: {name}.shape={value.shape}"
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(
+                    f"`{name}` must be finite. Received: {name}={value}"
+                )
+        if (frame_std <= 0).any():
+            raise ValueError(
+                f"`frame_std` must be > 0. Received: frame_std={frame_std}"
+            )
+        self.mean = _as_float_or_list(offset + scale * frame_mean)
+        self.std = _as_float_or_list(scale * frame_std)
+
+    def frame_statistics(self, offset=LOG_MEL_OFFSET, scale=LOG_MEL_SCALE):
+        """`(frame_mean, frame_std)` as `set_statistics` takes them.
+
+        Examples:
+        >>> LogMelSpectrogram().frame_statistics()
+        (0.0, 1.0)
+        """
+        mean = (np.asarray(self.mean, "float64") - offset) / scale
+        std = np.asarray(self.std, "float64") / scale
+        return _as_float_or_list(mean), _as_float_or_list(std)
+
+    def normalized_value(self, log_value=0.0):
+        """What a log-mel value becomes at the output, per bin.
+
+        MaskSpec's SpecAugment writes 0 into the log-mel before any
+        normalisation; after this layer such a cell reads
+        `normalized_value(0.0)`.
+
+        Examples:
+        >>> LogMelSpectrogram().normalized_value(0.0)
+        0.9
+        """
+        mean = np.asarray(self.mean, "float64")
+        std = np.asarray(self.std, "float64")
+        return _as_float_or_list((log_value - mean) / std)
 
     def adapt(self, data, steps=None):
         """Sets `mean`/`std` to the per-mel-bin statistics of `data`.
@@ -478,6 +574,7 @@ class LogMelSpectrogram(keras.layers.Layer):
                 "std": self.std,
                 "fmin_jitter": self.fmin_jitter,
                 "fmax_jitter": self.fmax_jitter,
+                "jitter": self.jitter,
                 "seed": self.seed,
             }
         )
@@ -485,6 +582,8 @@ class LogMelSpectrogram(keras.layers.Layer):
 
 
 def _as_float_or_list(value):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return float(value)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [float(v) for v in value]
     return float(value)

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_maskspec.layers.drop_path import DropPath
+from keras_maskspec.layers.drop_path import drop_path
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
@@ -26,7 +26,9 @@ class TransformerBlock(keras.layers.Layer):
             `0.0`.
         drop_path: float. Stochastic depth rate. Defaults to `0.0`.
         layer_norm_epsilon: float. Defaults to `1e-6`.
-        seed: int or `None`. Seed for dropout and drop-path.
+        seed: int or `None`. Seed of the block's one random stream: the
+            attention dropout, output dropout and drop-path draws all come
+            from it, one after the other, so they are independent.
 
     Input shape:
         `(batch, tokens, hidden_dim)`. Output shape: same.
@@ -76,15 +78,7 @@ class TransformerBlock(keras.layers.Layer):
         self.norm2 = keras.layers.LayerNormalization(name="norm2", **norm)
         self.fc1 = keras.layers.Dense(intermediate_dim, name="fc1", **dense)
         self.fc2 = keras.layers.Dense(hidden_dim, name="fc2", **dense)
-        self.attention_drop = keras.layers.Dropout(
-            attention_dropout, seed=seed, dtype=self.dtype_policy
-        )
-        self.output_drop = keras.layers.Dropout(
-            dropout, seed=seed, dtype=self.dtype_policy
-        )
-        self.drop_path_layer = DropPath(
-            drop_path, seed=seed, dtype=self.dtype_policy
-        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         self.norm1.build(input_shape)
@@ -104,8 +98,8 @@ class TransformerBlock(keras.layers.Layer):
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         if training and self.attention_dropout > 0:
             scores = ops.einsum("bqhd,bkhd->bhqk", q, k) * head_dim**-0.5
-            weights = self.attention_drop(
-                ops.softmax(scores, axis=-1), training=training
+            weights = self._dropout(
+                ops.softmax(scores, axis=-1), self.attention_dropout, training
             )
             out = ops.einsum("bhqk,bkhd->bqhd", weights, v)
         else:
@@ -113,21 +107,25 @@ class TransformerBlock(keras.layers.Layer):
         out = ops.reshape(out, (batch, tokens, self.hidden_dim))
         return self.proj(out)
 
+    def _dropout(self, x, rate, training):
+        if not training or rate == 0.0:
+            return x
+        return keras.random.dropout(x, rate, seed=self.seed_generator)
+
+    def _drop_path(self, x, training):
+        if not training or self.drop_path == 0.0:
+            return x
+        return drop_path(x, self.drop_path, seed=self.seed_generator)
+
     def call(self, inputs, training=None):
         x = inputs
         h = self._attention(self.norm1(x), training)
-        h = self.output_drop(h, training=training)
-        x = x + self.drop_path_layer(h, training=training)
-        h = self.fc2(
-            self.output_drop(
-                keras.activations.gelu(
-                    self.fc1(self.norm2(x)), approximate=False
-                ),
-                training=training,
-            )
-        )
-        h = self.output_drop(h, training=training)
-        return x + self.drop_path_layer(h, training=training)
+        h = self._dropout(h, self.dropout, training)
+        x = x + self._drop_path(h, training)
+        h = keras.activations.gelu(self.fc1(self.norm2(x)), approximate=False)
+        h = self.fc2(self._dropout(h, self.dropout, training))
+        h = self._dropout(h, self.dropout, training)
+        return x + self._drop_path(h, training)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -5,27 +5,53 @@ from keras import ops
 
 from keras_maskspec.layers.random_patch_masking import RandomPatchMasking
 from keras_maskspec.layers.spec_augment import SpecAugment
-from keras_maskspec.models.compile_config import CompileArgsMixin
+from keras_maskspec.layers.spectrogram_mixup import SpectrogramMixup
+from keras_maskspec.models.losses import MaskedAUC
+from keras_maskspec.models.losses import MaskedBinaryCrossentropy
+from keras_maskspec.models.losses import SoftmaxCrossentropy
+from keras_maskspec.models.losses import label_accuracy
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
-from keras_maskspec.training.losses import MaskedAUC
-from keras_maskspec.training.losses import MaskedBinaryCrossentropy
-from keras_maskspec.training.losses import SoftmaxCrossentropy
-from keras_maskspec.training.losses import label_accuracy
-from keras_maskspec.training.optimizers import layer_decay_multipliers
-from keras_maskspec.training.optimizers import scheduled_adamw
+from keras_maskspec.models.model_base import MaskSpecModel
+from keras_maskspec.models.model_base import derive_seed
+from keras_maskspec.models.optimizers import layer_decay_multipliers
+from keras_maskspec.models.optimizers import scheduled_adamw
+from keras_maskspec.models.presets import FINE_TUNING
+
+
+def _fill_value(frontend, fill):
+    """SpecAugment's mask value: a float, or for `"log_zero"` what a log-mel
+    0 becomes after the front end (0.0 for front ends that cannot say)."""
+    if fill != "log_zero":
+        return float(fill)
+    if hasattr(frontend, "normalized_value"):
+        return frontend.normalized_value(0.0)
+    return 0.0
+
+
+def _global_pool(fc_norm, patch_tokens):
+    # MAE's `global_pool`: mean over patch tokens, then the norm that
+    # replaces the encoder's final one.
+    return fc_norm(ops.mean(patch_tokens, axis=1))
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
-class MaskSpecClassifier(CompileArgsMixin, keras.Model):
+class MaskSpecClassifier(MaskSpecModel):
     """Audio classifier: MaskSpec encoder, mean pooling, LayerNorm, linear.
 
-    While training, SpecAugment masks mel bands and frames of the log-mel
-    input and patchout drops `patchout` random patch tokens (both identity
-    at inference). The patch tokens of the last block (without [CLS]) are
+    While training (all identity at inference), as the authors' fine-tuning:
+    SpecAugment masks a mel band and a time span of the log-mel input, on
+    the clip padded to `spec_augment_grid_seconds` and with the value a
+    log-mel 0 takes after the front end's normalisation; spectrogram mixup
+    (`mixup_alpha`) mixes every batch with a permutation of itself and
+    `compute_loss` mixes the labels alike; patchout drops `patchout` random
+    patch tokens, one set shared by the batch. The patch tokens of the last block (without [CLS]) are
     averaged, normalised (`fc_norm`) and projected to `num_classes` logits,
     as MAE's `global_pool` fine-tuning does. Position codes are fixed
     sin-cos computed per input grid, so clips of any length work, whatever
     length the encoder was pre-trained on.
+
+    For inference on other token sets (e.g. windows of a long clip),
+    `pool(patch_tokens)` is the pooling and `head` the final `Dense`.
 
     Args:
         encoder: a `MaskSpecEncoder` (e.g. `pretrainer.encoder`; its weights
@@ -35,13 +61,30 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
             Defaults to `False`.
         patchout: int. Patch tokens dropped while training. Defaults to `0`.
         freq_mask_param: int. SpecAugment max mel mask (0 = off). Defaults
-            to `48`.
+            to `48` (`presets.FINE_TUNING`).
         time_mask_param: int. SpecAugment max time mask in frames (0 =
-            off). Defaults to `192`.
+            off). Defaults to `192` (`presets.FINE_TUNING`).
+        spec_augment_grid_seconds: float or `None`. The time mask is drawn
+            on the clip padded to this length and cropped back (MaskSpec
+            pads every clip to 10 s); `None` draws on the clip's own frames.
+            Defaults to `10.0`.
+        spec_augment_masks: str. `"batch"` (one mask pair shared by the
+            batch, the authors' torchaudio on 3-D input) or `"example"`.
+            Defaults to `"batch"`.
+        spec_augment_fill: `"log_zero"` (the value a log-mel 0 takes after
+            the front end's normalisation, per bin: the authors' fill) or a
+            float written as is. Defaults to `"log_zero"`.
+        mixup_alpha: float. Spectrogram mixup `Beta(alpha, alpha)` folded
+            to `max(lam, 1 - lam)`, on every training batch; 0 turns it
+            off. The paper's recipes use 0.3 (DCASE 0.2, OpenMIC off).
+            Defaults to `0.0`.
+        patchout_shared: bool. One patchout token set per batch (the
+            authors') or one per example. Defaults to `True`.
         dropout: float. Dropout before the head. Defaults to `0.0`.
         activation: `None` (the model outputs logits) or `"softmax"` /
             `"sigmoid"`. Defaults to `None`.
-        seed: int or `None`. Seed for SpecAugment and patchout.
+        seed: int or `None`. Seed for SpecAugment, mixup and patchout (one
+            stream each, `derive_seed`).
 
     Input shape:
         `(batch, samples)` waveforms at `encoder.sample_rate`.
@@ -51,9 +94,7 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
 
     Examples:
     >>> import numpy as np
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
-    >>> model = MaskSpecClassifier(encoder, num_classes=3)
+    >>> model = MaskSpecClassifier.from_preset("maskspec_test", num_classes=3)
     >>> model.compile()
     >>> audio = np.zeros((4, 16000), "float32")
     >>> _ = model.fit(audio, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
@@ -61,14 +102,25 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
     (4, 3)
     """
 
+    # The classifier uses every encoder layer but `final_norm` (fc_norm
+    # replaces it, as in MAE): tracking the whole encoder would hand the
+    # optimizer two gradient-less weights. The shared layers are tracked
+    # through the functional graph.
+    _untracked_attributes = ("encoder",)
+
     def __init__(
         self,
         encoder,
         num_classes,
         multi_label=False,
         patchout=0,
-        freq_mask_param=48,
-        time_mask_param=192,
+        freq_mask_param=FINE_TUNING["freq_mask_param"],
+        time_mask_param=FINE_TUNING["time_mask_param"],
+        spec_augment_grid_seconds=FINE_TUNING["spec_augment_grid_seconds"],
+        spec_augment_masks="batch",
+        spec_augment_fill="log_zero",
+        mixup_alpha=0.0,
+        patchout_shared=True,
         dropout=0.0,
         activation=None,
         seed=None,
@@ -92,16 +144,34 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
                 "`activation` must be None, 'softmax' or 'sigmoid'. "
                 f"Received: activation={activation}"
             )
-        dtype = encoder._layer_dtype
+        if spec_augment_fill != "log_zero" and not isinstance(
+            spec_augment_fill, (int, float)
+        ):
+            raise ValueError(
+                "`spec_augment_fill` must be 'log_zero' or a float. "
+                f"Received: spec_augment_fill={spec_augment_fill!r}"
+            )
+        dtype = encoder.layer_dtype
+        grid_frames = None
+        if spec_augment_grid_seconds is not None:
+            grid_samples = round(spec_augment_grid_seconds * encoder.sample_rate)
+            grid_frames = encoder.frontend.num_frames(grid_samples)
         spec_augment = SpecAugment(
             freq_mask_param=freq_mask_param,
             time_mask_param=time_mask_param,
-            seed=seed,
+            grid_frames=grid_frames,
+            masks=spec_augment_masks,
+            mask_value=_fill_value(encoder.frontend, spec_augment_fill),
+            seed=derive_seed(seed, "spec_augment"),
             name="spec_augment",
+        )
+        spectrogram_mixup = SpectrogramMixup(
+            mixup_alpha, seed=derive_seed(seed, "mixup"), name="mixup"
         )
         patch_dropout = RandomPatchMasking(
             num_masked=patchout,
-            seed=None if seed is None else seed + 1,
+            shared=patchout_shared,
+            seed=derive_seed(seed, "patchout"),
             name="patchout",
         )
         fc_norm = keras.layers.LayerNormalization(
@@ -119,31 +189,71 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
         # === Functional Model ===
         waveform = keras.Input(shape=(None,), name="waveform")
         spectrogram = spec_augment(encoder.frontend(waveform))
+        spectrogram = spectrogram_mixup(spectrogram)
         tokens, _, _ = patch_dropout(encoder.embed(spectrogram))
         x = encoder.encode(tokens)
-        pooled = fc_norm(ops.mean(x[:, 1:], axis=1))
+        pooled = _global_pool(fc_norm, x[:, 1:])
         outputs = head(head_dropout(pooled))
         super().__init__(inputs=waveform, outputs=outputs, **kwargs)
 
         # === Config ===
-        # Not a tracked attribute: the classifier uses every encoder layer
-        # but `final_norm` (fc_norm replaces it, as in MAE), and tracking the
-        # whole encoder would hand the optimizer two gradient-less weights.
-        # The shared layers are tracked through the functional graph.
-        object.__setattr__(self, "_encoder", encoder)
+        self.encoder = encoder
+        self.fc_norm = fc_norm
+        self.head = head
+        self.spec_augment = spec_augment
+        self.spectrogram_mixup = spectrogram_mixup
         self.num_classes = num_classes
         self.multi_label = multi_label
         self.patchout = patchout
         self.freq_mask_param = freq_mask_param
         self.time_mask_param = time_mask_param
+        self.spec_augment_grid_seconds = spec_augment_grid_seconds
+        self.spec_augment_masks = spec_augment_masks
+        self.spec_augment_fill = spec_augment_fill
+        self.mixup_alpha = mixup_alpha
+        self.patchout_shared = patchout_shared
         self.dropout = dropout
         self.activation = activation
         self.seed = seed
 
-    @property
-    def encoder(self):
-        """The `MaskSpecEncoder` whose layers this classifier shares."""
-        return self._encoder
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """The compiled loss on labels mixed as the training batch was.
+
+        With `mixup_alpha > 0` the spectrogram of a training batch is mixed
+        in the forward pass; here its labels get the same weights and
+        partners (`SpectrogramMixup.mix_labels`), as in the authors' code.
+        Evaluation uses the labels as given.
+        """
+        if training and self.mixup_alpha and y is not None:
+            y = self.spectrogram_mixup.mix_labels(y, self.num_classes)
+        return super().compute_loss(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            sample_weight=sample_weight,
+            training=training,
+        )
+
+    def _statistics_changed(self):
+        self.spec_augment.mask_value = _fill_value(
+            self.encoder.frontend, self.spec_augment_fill
+        )
+
+    def pool(self, patch_tokens):
+        """The pooled embedding of encoded patch tokens (no [CLS]).
+
+        Args:
+            patch_tokens: tensor `(batch, num_patches, hidden_dim)`: the
+                last block's tokens without [CLS] (`encoder.encode(...)
+                [:, 1:]`).
+
+        Returns:
+            `(batch, hidden_dim)`: the mean over tokens after `fc_norm`,
+            which `head` maps to the outputs.
+        """
+        return _global_pool(self.fc_norm, patch_tokens)
 
     def compile(
         self,
@@ -151,16 +261,18 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
         loss="auto",
         metrics="auto",
         learning_rate=None,
-        base_learning_rate=1e-3,
-        global_batch_size=256,
+        base_learning_rate=FINE_TUNING["base_learning_rate"],
+        global_batch_size=FINE_TUNING["global_batch_size"],
         warmup_steps=0,
         total_steps=None,
-        weight_decay=0.05,
-        layer_decay=0.75,
-        label_smoothing=0.0,
+        weight_decay=FINE_TUNING["weight_decay"],
+        layer_decay=FINE_TUNING["layer_decay"],
+        label_smoothing=FINE_TUNING["label_smoothing"],
         **kwargs,
     ):
         """Configures fine-tuning with the paper's defaults.
+
+        The defaults are `presets.FINE_TUNING`.
 
         Args:
             optimizer: `"auto"` for AdamW (betas 0.9/0.999, weight decay
@@ -197,7 +309,7 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
                 warmup_steps,
                 total_steps,
                 weight_decay=weight_decay,
-                beta_2=0.999,
+                beta_2=FINE_TUNING["beta_2"],
                 lr_multipliers=multipliers,
             )
         if loss == "auto":
@@ -240,6 +352,11 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
             "patchout": self.patchout,
             "freq_mask_param": self.freq_mask_param,
             "time_mask_param": self.time_mask_param,
+            "spec_augment_grid_seconds": self.spec_augment_grid_seconds,
+            "spec_augment_masks": self.spec_augment_masks,
+            "spec_augment_fill": self.spec_augment_fill,
+            "mixup_alpha": self.mixup_alpha,
+            "patchout_shared": self.patchout_shared,
             "dropout": self.dropout,
             "activation": self.activation,
             "seed": self.seed,
@@ -248,3 +365,19 @@ class MaskSpecClassifier(CompileArgsMixin, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    @classmethod
+    def _preset_arguments(cls, preset, encoder_kwargs=None, **kwargs):
+        """A preset's encoder; `from_preset` takes `encoder_kwargs` (a dict
+        of encoder overrides) and classifier arguments (`num_classes`...).
+
+        Examples:
+        >>> model = MaskSpecClassifier.from_preset(
+        ...     "maskspec_test", num_classes=5, encoder_kwargs={"seed": 1})
+        >>> model.encoder.hidden_dim, model.encoder.seed, model.num_classes
+        (32, 1, 5)
+        """
+        encoder = MaskSpecEncoder._preset_arguments(
+            preset, **(encoder_kwargs or {})
+        )
+        return {"encoder": MaskSpecEncoder(**encoder), **kwargs}

@@ -15,11 +15,16 @@ from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.transformer_block import TransformerBlock
+from keras_maskspec.models.model_base import MaskSpecModel
+from keras_maskspec.models.model_base import derive_seed
+from keras_maskspec.models.presets import DEFAULT_PRESET
 from keras_maskspec.models.presets import get_encoder_preset
+
+_DEFAULT = get_encoder_preset(DEFAULT_PRESET)
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
-class MaskSpecEncoder(keras.Model):
+class MaskSpecEncoder(MaskSpecModel):
     """MaskSpec encoder: log-mel front end, patch embedding, ViT blocks.
 
     Takes raw audio at `frontend.sample_rate` and returns all tokens:
@@ -32,8 +37,13 @@ class MaskSpecEncoder(keras.Model):
     `transformer_layers`, `final_norm`) in graphs of their own, so their
     weights are this encoder's weights.
 
+    The `layer_dtype` attribute is the dtype policy the encoder's layers
+    were built with (`dtype`); models built on the encoder use it for their
+    own layers.
+
     Args:
-        hidden_dim: int. Token width. Defaults to `768` (base).
+        hidden_dim: int. Token width. Defaults to `768`: every size
+            defaults to the `"maskspec_base"` preset.
         num_layers: int. Number of transformer blocks. Defaults to `12`.
         num_heads: int. Attention heads. Defaults to `12`.
         intermediate_dim: int. MLP width. Defaults to `3072`.
@@ -52,7 +62,9 @@ class MaskSpecEncoder(keras.Model):
             Defaults to `"sincos"`.
         position_grid: pair `(time_patches, mel_patches)` of the learned
             table; required with `position_embedding="learned"`.
-        seed: int or `None`. Seed for dropout/drop-path/front-end jitter.
+        seed: int or `None`. Seed for dropout/drop-path/front-end jitter;
+            each block and the front end get their own stream
+            (`derive_seed`).
         dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`.
 
     Input shape:
@@ -63,18 +75,17 @@ class MaskSpecEncoder(keras.Model):
 
     Examples:
     >>> import numpy as np
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
+    >>> encoder = MaskSpecEncoder.from_preset("maskspec_test")
     >>> tuple(encoder.predict(np.zeros((1, 32000), "float32"), verbose=0).shape)
     (1, 49, 32)
     """
 
     def __init__(
         self,
-        hidden_dim=768,
-        num_layers=12,
-        num_heads=12,
-        intermediate_dim=3072,
+        hidden_dim=_DEFAULT["hidden_dim"],
+        num_layers=_DEFAULT["num_layers"],
+        num_heads=_DEFAULT["num_heads"],
+        intermediate_dim=_DEFAULT["intermediate_dim"],
         patch_size=16,
         patch_stride=None,
         dropout=0.0,
@@ -102,7 +113,9 @@ class MaskSpecEncoder(keras.Model):
             )
         if frontend is None:
             frontend = LogMelSpectrogram(
-                seed=seed, dtype="float32", name="frontend"
+                seed=derive_seed(seed, "frontend"),
+                dtype="float32",
+                name="frontend",
             )
         elif isinstance(frontend, dict):
             frontend = keras.layers.deserialize(frontend)
@@ -137,7 +150,7 @@ class MaskSpecEncoder(keras.Model):
                 dropout=dropout,
                 drop_path=drop_path_rate * i / max(num_layers - 1, 1),
                 layer_norm_epsilon=layer_norm_epsilon,
-                seed=None if seed is None else seed + i,
+                seed=derive_seed(seed, "encoder_layer", i),
                 dtype=dtype,
                 name=f"transformer_layer_{i}",
             )
@@ -156,7 +169,6 @@ class MaskSpecEncoder(keras.Model):
             x = block(x)
         outputs = final_norm(x)
         super().__init__(inputs=waveform, outputs=outputs, **kwargs)
-        self._layer_dtype = dtype
 
         # === Config ===
         self.hidden_dim = hidden_dim
@@ -171,6 +183,7 @@ class MaskSpecEncoder(keras.Model):
         self.position_embedding_kind = position_embedding_kind
         self.position_grid = position_grid
         self.seed = seed
+        self.layer_dtype = dtype
         self.frontend = frontend
         self.patch_embedding = patch_embedding
         self.position_embedding = position_embedding
@@ -248,7 +261,7 @@ class MaskSpecEncoder(keras.Model):
             "position_embedding": self.position_embedding_kind,
             "position_grid": self.position_grid,
             "seed": self.seed,
-            "dtype": self._layer_dtype,
+            "dtype": self.layer_dtype,
         }
 
     @classmethod
@@ -256,16 +269,12 @@ class MaskSpecEncoder(keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Builds the encoder of a paper preset.
-
-        Args:
-            preset: str. `"maskspec_tiny"`, `"maskspec_small"` or
-                `"maskspec_base"`.
-            **kwargs: overrides of any constructor argument.
+    def _preset_arguments(cls, preset, **kwargs):
+        """The preset's encoder sizes, overridden by `kwargs`.
 
         Examples:
         >>> MaskSpecEncoder.from_preset("maskspec_tiny").hidden_dim
         192
         """
-        return cls(**{**get_encoder_preset(preset), **kwargs})
+        sizes = {k: v for k, v in preset.items() if k in _DEFAULT}
+        return {**sizes, **kwargs}

@@ -10,16 +10,20 @@ from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.transformer_block import TransformerBlock
-from keras_maskspec.models.compile_config import CompileArgsMixin
+from keras_maskspec.models.losses import MaskedPatchMSE
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
-from keras_maskspec.models.presets import DECODER_DEFAULTS
-from keras_maskspec.models.presets import get_encoder_preset
-from keras_maskspec.training.losses import MaskedPatchMSE
-from keras_maskspec.training.optimizers import scheduled_adamw
+from keras_maskspec.models.model_base import MaskSpecModel
+from keras_maskspec.models.model_base import derive_seed
+from keras_maskspec.models.optimizers import scheduled_adamw
+from keras_maskspec.models.presets import DEFAULT_PRESET
+from keras_maskspec.models.presets import PRETRAINING
+from keras_maskspec.models.presets import get_decoder_preset
+
+_DEFAULT = get_decoder_preset(DEFAULT_PRESET)
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
-class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
+class MaskSpecPretrainer(MaskSpecModel):
     """Masked spectrogram prediction: hide patches, rebuild them.
 
     The waveform goes through the encoder's log-mel front end and patch
@@ -32,7 +36,8 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
     the MSE over hidden patches of per-patch normalised targets.
 
     `MaskSpecPretrainer()` is the paper's base model; use `from_preset`
-    for tiny/small.
+    for the other sizes. Size defaults are the `"maskspec_base"` preset's,
+    `mask_ratio` and the `compile()` defaults are `presets.PRETRAINING`.
 
     Args:
         encoder: a `MaskSpecEncoder` or `None` (the base encoder).
@@ -43,7 +48,7 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
         mask_ratio: float. Fraction of patches hidden. Defaults to `0.75`.
         normalize_targets: bool. Per-patch target normalisation. Defaults
             to `True`.
-        seed: int or `None`. Masking seed.
+        seed: int or `None`. Masking seed (its own stream, `derive_seed`).
 
     Input shape:
         `(batch, samples)` waveforms at `encoder.sample_rate`.
@@ -55,11 +60,7 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
 
     Examples:
     >>> import numpy as np
-    >>> encoder = MaskSpecEncoder(hidden_dim=32, num_layers=1, num_heads=2,
-    ...                           intermediate_dim=64)
-    >>> model = MaskSpecPretrainer(encoder, decoder_hidden_dim=32,
-    ...                            decoder_num_layers=1, decoder_num_heads=2,
-    ...                            decoder_intermediate_dim=64, seed=0)
+    >>> model = MaskSpecPretrainer.from_preset("maskspec_test", seed=0)
     >>> model.compile()
     >>> audio = np.random.default_rng(0).normal(size=(4, 16000))
     >>> history = model.fit(audio.astype("float32"), batch_size=2, epochs=1,
@@ -77,11 +78,11 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
     def __init__(
         self,
         encoder=None,
-        decoder_hidden_dim=512,
-        decoder_num_layers=8,
-        decoder_num_heads=16,
-        decoder_intermediate_dim=2048,
-        mask_ratio=0.75,
+        decoder_hidden_dim=_DEFAULT["decoder_hidden_dim"],
+        decoder_num_layers=_DEFAULT["decoder_num_layers"],
+        decoder_num_heads=_DEFAULT["decoder_num_heads"],
+        decoder_intermediate_dim=_DEFAULT["decoder_intermediate_dim"],
+        mask_ratio=PRETRAINING["mask_ratio"],
         normalize_targets=True,
         seed=None,
         **kwargs,
@@ -102,10 +103,13 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
                 f"patch_size={encoder.patch_size}, "
                 f"patch_stride={encoder.patch_stride}"
             )
-        dtype = encoder._layer_dtype
+        dtype = encoder.layer_dtype
         patch_dim = encoder.patch_size[0] * encoder.patch_size[1]
         masking = RandomPatchMasking(
-            mask_ratio, apply_at_inference=True, seed=seed, name="masking"
+            mask_ratio,
+            apply_at_inference=True,
+            seed=derive_seed(seed, "masking"),
+            name="masking",
         )
         decoder_embed = keras.layers.Dense(
             decoder_hidden_dim, dtype=dtype, name="decoder_embed"
@@ -180,14 +184,16 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
         optimizer="auto",
         loss="auto",
         learning_rate=None,
-        base_learning_rate=1e-3,
-        global_batch_size=256,
+        base_learning_rate=PRETRAINING["base_learning_rate"],
+        global_batch_size=PRETRAINING["global_batch_size"],
         warmup_steps=0,
         total_steps=None,
-        weight_decay=0.05,
+        weight_decay=PRETRAINING["weight_decay"],
         **kwargs,
     ):
         """Configures pre-training with the paper's defaults.
+
+        The defaults are `presets.PRETRAINING`.
 
         Args:
             optimizer: `"auto"` for AdamW (betas 0.9/0.95, no weight decay on
@@ -216,6 +222,7 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
                 warmup_steps,
                 total_steps,
                 weight_decay=weight_decay,
+                beta_2=PRETRAINING["beta_2"],
             )
         if loss == "auto":
             loss = MaskedPatchMSE(normalize_targets=self.normalize_targets)
@@ -290,22 +297,19 @@ class MaskSpecPretrainer(CompileArgsMixin, keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, encoder_kwargs=None, **kwargs):
-        """Builds the pre-trainer of a paper preset.
-
-        Args:
-            preset: str. `"maskspec_tiny"`, `"maskspec_small"` or
-                `"maskspec_base"`.
-            encoder_kwargs: dict of encoder overrides (e.g. `frontend`,
-                `drop_path_rate`, `dtype`).
-            **kwargs: pre-trainer overrides (e.g. `mask_ratio`, `seed`).
+    def _preset_arguments(cls, preset, encoder_kwargs=None, **kwargs):
+        """Encoder and decoder of a preset; `from_preset` takes
+        `encoder_kwargs` (a dict of encoder overrides, e.g. `frontend`,
+        `drop_path_rate`, `dtype`) and pre-trainer overrides (e.g.
+        `mask_ratio`, `seed`).
 
         Examples:
         >>> model = MaskSpecPretrainer.from_preset("maskspec_tiny")
         >>> model.encoder.hidden_dim, model.decoder_hidden_dim
         (192, 512)
         """
-        encoder = MaskSpecEncoder(
-            **{**get_encoder_preset(preset), **(encoder_kwargs or {})}
+        encoder = MaskSpecEncoder._preset_arguments(
+            preset, **(encoder_kwargs or {})
         )
-        return cls(encoder=encoder, **{**DECODER_DEFAULTS, **kwargs})
+        decoder = {k: v for k, v in preset.items() if k in _DEFAULT}
+        return {"encoder": MaskSpecEncoder(**encoder), **decoder, **kwargs}

@@ -33,9 +33,9 @@ import re
 
 import numpy as np
 
+from keras_maskspec.data.formats import AUDIO_EXTENSIONS
 from keras_maskspec.recipes import layout as layout_lib
 from keras_maskspec.recipes.base import SMOKE_CONFIG
-from keras_maskspec.recipes.base import SMOKE_ENCODER
 from keras_maskspec.recipes.base import Recipe
 
 NAME = "AudioSet"
@@ -52,7 +52,6 @@ VARIANTS = {
 }
 YTID_LENGTH = 11
 _TIME_SUFFIX = re.compile(r"^([_-]\d+(\.\d+)?){0,2}$")
-_AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus")
 
 
 def find_metadata(root, name):
@@ -185,7 +184,7 @@ def index_clips(audio_root, wanted):
         dirs.sort()
         for name in sorted(names):
             stem, ext = os.path.splitext(name)
-            if ext.lower() not in _AUDIO_EXTENSIONS:
+            if ext.lower() not in AUDIO_EXTENSIONS:
                 continue
             for ytid in ytid_candidates(stem):
                 if ytid in wanted:
@@ -317,12 +316,7 @@ class AudioSet(Recipe):
     option_defaults = {"variant": "as2m", "audio_dir": None}
     pretrain_defaults = {}
     smoke_pretrain = {
-        "preset": "maskspec_tiny",
-        "encoder_overrides": SMOKE_ENCODER,
-        "decoder_hidden_dim": 32,
-        "decoder_num_layers": 1,
-        "decoder_num_heads": 2,
-        "decoder_intermediate_dim": 64,
+        "preset": "maskspec_test",
         "epochs": 1,
         "steps_per_epoch": 2,
         "batch_size": 2,
@@ -407,7 +401,7 @@ class AudioSet(Recipe):
         import shutil
         import tempfile
 
-        from keras_maskspec.recipes import _training
+        from keras_maskspec import training
         from keras_maskspec.training.config import PretrainConfig
 
         options = dict(self.option_defaults)
@@ -437,8 +431,8 @@ class AudioSet(Recipe):
             tempfile.mkdtemp(prefix="maskspec_pretrain_") if owned else out
         )
         try:
-            model, history = _training.pretrain(config, dataset, run_dir)
-            loss = history.get("loss", [float("nan")])[-1] if history else None
+            training.pretrain(config, dataset, run_dir)
+            loss = _last_loss(os.path.join(run_dir, "metrics.csv"))
             return {
                 "sources": len(sources),
                 "missing_clips": int(missing),
@@ -481,3 +475,17 @@ class AudioSet(Recipe):
                 f"found below the audio folder. Received: data={root}"
             )
         return files, missing
+
+
+def _last_loss(metrics_csv):
+    """The `loss` of the last epoch in a run's `metrics.csv`, or `None`."""
+    if not os.path.exists(metrics_csv):
+        return None
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in reversed(rows):
+        try:
+            return float(row["loss"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return float("nan") if rows else None

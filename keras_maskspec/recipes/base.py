@@ -18,17 +18,11 @@ import numpy as np
 
 from keras_maskspec.training import metrics as metrics_lib
 from keras_maskspec.training.config import FinetuneConfig
+from keras_maskspec.utils import jsonable
 
-# A model that fits a 2-core CI machine: used by `smoke=True`.
-SMOKE_ENCODER = {
-    "hidden_dim": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "intermediate_dim": 64,
-}
+# A model that fits a 2-core CI machine, a few steps: `smoke=True`.
 SMOKE_CONFIG = {
-    "preset": "maskspec_tiny",
-    "encoder_overrides": SMOKE_ENCODER,
+    "preset": "maskspec_test",
     "epochs": 1,
     "steps_per_epoch": 2,
     "batch_size": 2,
@@ -45,18 +39,6 @@ SMOKE_CONFIG = {
 }
 # Clips per split in smoke runs.
 SMOKE_CLIPS = 8
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 class Recipe:
@@ -102,6 +84,10 @@ class Recipe:
     def defaults(self):
         """All defaults as a JSON-ready dict (what `config.json` holds).
 
+        The class attributes are the one source of a recipe's defaults;
+        `recipes/<name>/config.json` is this dict, written by
+        `write_config` (a test checks the two agree).
+
         Examples:
         >>> from keras_maskspec.recipes import get_recipe
         >>> sorted(get_recipe("esc50").defaults())
@@ -109,9 +95,29 @@ class Recipe:
         """
         return {
             "recipe": self.name,
-            "finetune": _jsonable(self.default_config().to_dict()),
-            "options": _jsonable(copy.deepcopy(self.option_defaults)),
+            "finetune": jsonable(self.default_config().to_dict()),
+            "options": jsonable(copy.deepcopy(self.option_defaults)),
         }
+
+    def write_config(self, folder):
+        """Writes `folder/config.json`: `defaults()`; returns its path.
+
+        After changing a default, regenerate the checked-in file with
+        `get_recipe(name).write_config(f"recipes/{name}")` (a test fails
+        until it agrees).
+
+        Examples:
+        >>> import os, tempfile
+        >>> from keras_maskspec.recipes import get_recipe
+        >>> path = get_recipe("esc50").write_config(tempfile.mkdtemp())
+        >>> os.path.basename(path)
+        'config.json'
+        """
+        path = os.path.join(folder, "config.json")
+        with open(path, "w") as f:
+            json.dump(self.defaults(), f, indent=2, sort_keys=True)
+            f.write("\n")
+        return path
 
     def resolve(self, smoke=False, **overrides):
         """`(FinetuneConfig, options)` after smoke settings and overrides.
@@ -143,7 +149,14 @@ class Recipe:
         config = config.replace(
             **{k: v for k, v in overrides.items() if k in fields}
         )
-        options.update({k: v for k, v in overrides.items() if k in options})
+        for key, value in overrides.items():
+            if key in options:
+                # `--set folds=2` means the one fold 2.
+                if isinstance(options[key], list) and not isinstance(
+                    value, list
+                ):
+                    value = [value]
+                options[key] = value
         return config, options
 
     # === Layout hooks (subclasses) ===
@@ -243,9 +256,11 @@ class Recipe:
         Returns:
             dict of metrics (see the recipe's README), JSON-ready.
         """
-        from keras_maskspec.recipes import _training
+        from keras_maskspec import training
 
         config, options = self.resolve(smoke=smoke, **overrides)
+        if isinstance(init, os.PathLike):
+            init = os.fspath(init)
         owned = out is None
         out = (
             tempfile.mkdtemp(prefix=f"maskspec_{self.name}_") if owned else out
@@ -274,11 +289,10 @@ class Recipe:
                 # No per-epoch validation inside `fit`: Keras warns at the
                 # end of every pass over a dataset of unknown length (clips
                 # that fail to decode are skipped). Scored exactly below.
-                model = _training.finetune(
-                    run_config,
-                    _training.fresh_encoder(init),
-                    train_ds,
-                    os.path.join(out, run_name),
+                # A `MaskSpecEncoder` init is rebuilt by `finetune`, which
+                # copies its weights: every run starts from the same ones.
+                model = training.finetune(
+                    run_config, init, train_ds, os.path.join(out, run_name)
                 )
                 per_run[run_name] = self._predict(model, test_ds, train)
             result = self._finish(per_run, missing)
@@ -309,8 +323,6 @@ class Recipe:
         Returns:
             dict of metrics.
         """
-        from keras_maskspec.recipes import _training
-
         config, options = self.resolve(smoke=smoke, **overrides)
         per_run = {}
         missing = 0
@@ -330,7 +342,7 @@ class Recipe:
             if probe is not None:
                 from keras_maskspec.training import probe as probe_lib
 
-                encoder = _training.as_encoder(model)
+                encoder = _as_encoder(model)
                 per_run[run_name] = probe_lib.probe_clips(
                     encoder,
                     train,
@@ -348,7 +360,7 @@ class Recipe:
                 continue
             if single and per_run:
                 break  # one model: its own (first) run only
-            classifier = _training.as_classifier(model, run_name)
+            classifier = _as_classifier(model, run_name)
             if classifier is None:
                 continue
             test_ds = self.dataset(test, run_config, False, **kwargs)
@@ -369,9 +381,48 @@ class Recipe:
         return result
 
     def _finish(self, per_run, missing):
-        summary = _jsonable(self.summarize(per_run))
+        summary = jsonable(self.summarize(per_run))
         summary.setdefault("missing_clips", int(missing))
         return summary
+
+
+def _as_encoder(model):
+    """A `MaskSpecEncoder` from an encoder, a model with `.encoder` or a
+    run directory."""
+    from keras_maskspec.models import MaskSpecEncoder
+    from keras_maskspec.training.run_dir import load_encoder
+
+    if isinstance(model, (str, os.PathLike)):
+        return load_encoder(os.fspath(model))
+    if isinstance(model, MaskSpecEncoder):
+        return model
+    encoder = getattr(model, "encoder", None)
+    if isinstance(encoder, MaskSpecEncoder):
+        return encoder
+    raise ValueError(
+        "Probing needs a MaskSpecEncoder, a model with `.encoder` or a run "
+        f"directory. Received: model={model!r}"
+    )
+
+
+def _as_classifier(model, run_name):
+    """The classifier of `run_name` from a model, a dict or a folder.
+
+    Returns `None` when a dict or folder has nothing for `run_name`.
+    """
+    from keras_maskspec.training.run_dir import load_model
+
+    if isinstance(model, dict):
+        return model.get(run_name)
+    if isinstance(model, (str, os.PathLike)):
+        folder = os.fspath(model)
+        sub = os.path.join(folder, run_name)
+        if os.path.isdir(sub):
+            return load_model(sub)
+        if os.path.exists(os.path.join(folder, "config.json")):
+            return load_model(folder)
+        return None
+    return model
 
 
 def softmax(logits, axis=-1):

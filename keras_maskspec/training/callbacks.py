@@ -11,11 +11,12 @@
   resumed run never has duplicates.
 - `ReconstructionImages`: every N epochs, a picture per example of the
   masked reconstruction in TensorBoard.
-- `ValidationMeanAveragePrecision`: exact (masked) mAP on validation data
-  per epoch for multi-label classifiers.
+- `ValidationMeanAveragePrecision`: exact (masked) mAP, mAUC and d' on
+  validation data per epoch for multi-label classifiers.
 """
 
 import csv
+import io
 import json
 import math
 import os
@@ -24,14 +25,8 @@ import time
 import keras
 import numpy as np
 
-
-def _atomic_write_text(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+from keras_maskspec.training import metrics as metrics_lib
+from keras_maskspec.utils import atomic_write_text
 
 
 def _current_learning_rate(model):
@@ -208,7 +203,7 @@ class RunCheckpoint(keras.callbacks.BackupAndRestore):
         old = self.metadata()
         name = f"epoch-{epoch:04d}.weights.h5"
         self.model.save_weights(os.path.join(self.backup_dir, name))
-        _atomic_write_text(
+        atomic_write_text(
             self._training_metadata_path,
             json.dumps({"epoch": epoch, "weights": name}),
         )
@@ -265,14 +260,11 @@ class EpochCSVLogger(keras.callbacks.Callback):
         fields = ["epoch"]
         for r in self._rows:
             fields += [k for k in r if k not in fields]
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields, restval="")
-            writer.writeheader()
-            writer.writerows(self._rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(self._rows)
+        atomic_write_text(self.path, text.getvalue())
 
 
 class ReconstructionImages(keras.callbacks.Callback):
@@ -347,57 +339,84 @@ class ReconstructionImages(keras.callbacks.Callback):
             self._writer = None
 
 
-def masked_mean_average_precision(labels, scores):
-    """Mean over classes of average precision, ignoring labels < 0.
-
-    Classes with no positive labelled example are skipped.
-
-    Examples:
-    >>> import numpy as np
-    >>> y = np.array([[1, 0], [0, -1], [1, 1]])
-    >>> s = np.array([[0.9, 0.1], [0.2, 0.8], [0.8, 0.7]])
-    >>> float(masked_mean_average_precision(y, s))
-    1.0
-    """
-    labels = np.asarray(labels)
-    scores = np.asarray(scores, dtype="float64")
-    values = []
-    for c in range(labels.shape[1]):
-        keep = labels[:, c] >= 0
-        y = labels[keep, c] > 0.5
-        if not y.any():
-            continue
-        order = np.argsort(-scores[keep, c], kind="stable")
-        hits = y[order]
-        precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-        values.append(precision[hits].mean())
-    return float(np.mean(values)) if values else float("nan")
-
-
 class ValidationMeanAveragePrecision(keras.callbacks.Callback):
-    """Adds exact `val_map` (masked mAP) to the epoch logs.
+    """Adds the exact validation mAP, mAUC and d' to the epoch logs.
+
+    The mAP is `metrics.masked_mean_average_precision` (labels < 0 are
+    unknown and left out), computed on the whole validation set, unlike
+    streaming Keras metrics that bucket scores. Put it before the loggers
+    (`EpochCSVLogger`, `TensorBoard`, `ModelCheckpoint(monitor="val_map")`):
+    they read the same `logs` dict afterwards. A value that is undefined
+    (no class with a positive, or with a negative for the AUC) is logged as
+    `nan` rather than stopping the run.
 
     Args:
-        waveforms: array `(n, samples)` or a dataset of waveforms.
+        validation_data: waveforms `(n, samples)` (then `labels` is
+            required), or an iterable of `(waveforms, labels)` batches such
+            as a `tf.data.Dataset`.
         labels: array `(n, num_classes)`; entries < 0 are unlabelled.
-        batch_size: int. Defaults to `32`.
+            Only with a waveforms array. Defaults to `None`.
+        batch_size: int. Prediction batch size for a waveforms array.
+            Defaults to `32`.
+        prefix: str. Log key prefix. Defaults to `"val_"` (keys `val_map`,
+            `val_mauc`, `val_d_prime`).
+        frequency: int. Evaluate every this many epochs. Defaults to `1`.
 
     Examples:
-    >>> import numpy as np
-    >>> cb = ValidationMeanAveragePrecision(np.zeros((2, 8)), np.eye(2))
-    >>> cb.batch_size
-    32
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> model.compile(loss="binary_crossentropy")
+    >>> x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    >>> y = np.array([[1, 0], [0, 1]] * 4, "float32")
+    >>> cb = ValidationMeanAveragePrecision(x, y, batch_size=4)
+    >>> history = model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    >>> sorted(k for k in history.history if k.startswith("val_"))
+    ['val_d_prime', 'val_map', 'val_mauc']
     """
 
-    def __init__(self, waveforms, labels, batch_size=32):
+    def __init__(
+        self,
+        validation_data,
+        labels=None,
+        batch_size=32,
+        prefix="val_",
+        frequency=1,
+    ):
         super().__init__()
-        self.waveforms = waveforms
-        self.labels = np.asarray(labels)
+        if int(frequency) < 1:
+            raise ValueError(
+                f"`frequency` must be >= 1. Received: frequency={frequency}"
+            )
+        if labels is None and isinstance(validation_data, np.ndarray):
+            raise ValueError(
+                "A waveforms array needs its `labels`. Received: "
+                f"validation_data.shape={validation_data.shape}, labels=None"
+            )
+        self.validation_data = validation_data
+        self.labels = None if labels is None else np.asarray(labels)
         self.batch_size = batch_size
+        self.prefix = prefix
+        self.frequency = int(frequency)
+
+    def _labels_and_scores(self):
+        if self.labels is None:
+            return metrics_lib.predict_dataset(self.model, self.validation_data)
+        scores = self.model.predict(
+            self.validation_data, batch_size=self.batch_size, verbose=0
+        )
+        return self.labels, scores
 
     def on_epoch_end(self, epoch, logs=None):
-        scores = self.model.predict(
-            self.waveforms, batch_size=self.batch_size, verbose=0
-        )
-        if logs is not None:
-            logs["val_map"] = masked_mean_average_precision(self.labels, scores)
+        if logs is None or (epoch + 1) % self.frequency:
+            return
+        y_true, y_score = self._labels_and_scores()
+        values = {"map": float("nan"), "mauc": float("nan")}
+        try:
+            values["map"] = metrics_lib.masked_mean_average_precision(
+                y_true, y_score
+            )
+            values["mauc"] = metrics_lib.mean_auc(y_true, y_score)
+        except ValueError:
+            pass
+        values["d_prime"] = metrics_lib.d_prime(values["mauc"])
+        for key, value in values.items():
+            logs[self.prefix + key] = value

@@ -1,35 +1,152 @@
 """Run configurations: every knob of a pre-training or fine-tuning run.
 
 A config is a plain dataclass: it is written as `config.json` in the run
-directory, read back by `load_run`, and filled in by recipes. Defaults are
-the paper's (see `shared/PAPER.md`); `replace(**overrides)` returns a
-changed copy and rejects unknown names.
+folder, read back by `load_run`, and filled in by recipes. `RunConfig`
+holds what every run has (schedule, optimizer, precision, strategy,
+checkpoints); `PretrainConfig` and `FinetuneConfig` add the method's
+knobs. Defaults are the paper's (see `shared/PAPER.md`): model sizes and
+the recipe values come from `keras_maskspec.models.presets`.
+`replace(**overrides)` returns a changed copy and rejects unknown names.
 """
 
 import dataclasses
 import json
 
+from keras_maskspec.models import MaskSpecClassifier
+from keras_maskspec.models import MaskSpecEncoder
+from keras_maskspec.models import MaskSpecPretrainer
+from keras_maskspec.models.presets import DECODER_KEYS
+from keras_maskspec.models.presets import DEFAULT_PRESET
+from keras_maskspec.models.presets import FINE_TUNING
+from keras_maskspec.models.presets import PRETRAINING
+from keras_maskspec.models.presets import get_decoder_preset
+from keras_maskspec.models.presets import get_encoder_preset
+from keras_maskspec.utils import atomic_write_text
+
 MIXED_PRECISION = (None, "float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker", "tpu")
 
 
-class _ConfigMixin:
-    """JSON round trip, `replace` and validation shared by the configs."""
+@dataclasses.dataclass(kw_only=True)
+class RunConfig:
+    """What every training run needs: schedule, optimizer, precision, saving.
+
+    `PretrainConfig` and `FinetuneConfig` extend it (and change a few
+    defaults); it is not used on its own.
+
+    Args:
+        preset: str. Model size: `"maskspec_tiny"`, `"maskspec_small"`,
+            `"maskspec_base"` (or the test-sized `"maskspec_test"`).
+            Defaults to `"maskspec_base"`.
+        encoder_overrides: dict. Encoder constructor overrides (e.g.
+            `{"num_layers": 1}`, `{"frontend": {...}}`). Defaults to `{}`.
+        sample_rate: int. Audio rate in Hz (informational for data glue;
+            the front end's rate is the model's). Defaults to `32000`.
+        clip_seconds: float. Clip length. Defaults to `10.0`.
+        epochs: int. Defaults to `80`.
+        warmup_epochs: float. Linear warm-up, then half-cosine to
+            `min_learning_rate`.
+        batch_size: int. Global batch size (all replicas).
+        steps_per_epoch: int or `None`. `None`: one pass over the data.
+        base_learning_rate: float. `lr = base_lr * batch_size / 256`.
+            Defaults to `1e-3`.
+        learning_rate: float or `None`. Overrides the scaling rule.
+        min_learning_rate: float. Cosine floor. Defaults to `1e-6`.
+        weight_decay: float. Defaults to `0.05`.
+        beta_1: float. Defaults to `0.9`.
+        beta_2: float. Adam's second-moment decay.
+        clipnorm: float or `None`. Per-variable gradient norm clip.
+        mixed_precision: `None`, `"float32"`, `"mixed_bfloat16"` or
+            `"mixed_float16"` (the latter with dynamic loss scaling). The
+            front end, loss and reconstruction stay float32.
+        jit_compile: bool or `"auto"`. XLA. Defaults to `"auto"`.
+        steps_per_execution: int. Defaults to `1`.
+        strategy: `"auto"`, `"none"`, `"mirrored"`, `"multiworker"` or
+            `"tpu"`; JAX uses `keras.distribution.DataParallel`.
+        ema: bool. Keep an exponential moving average of the weights and
+            finish on it. Defaults to `False`.
+        ema_momentum: float. Defaults to `0.9999`.
+        seed: int. Seeds weights, masking and the per-epoch data order.
+            Defaults to `0`.
+        image_every: int or `None`. Reconstruction pictures to TensorBoard
+            every this many epochs (0/None = never).
+        num_images: int. Examples per picture round.
+        checkpoint_every: `"epoch"` or int: also keep every this many
+            epochs' weights. Defaults to `"epoch"`.
+        verbose: `"auto"`, 0, 1 or 2. Passed to `fit`.
+    """
+
+    preset: str = DEFAULT_PRESET
+    encoder_overrides: dict = dataclasses.field(default_factory=dict)
+    sample_rate: int = 32000
+    clip_seconds: float = 10.0
+    epochs: int = 80
+    warmup_epochs: float = 40
+    batch_size: int = 512
+    steps_per_epoch: int = None
+    base_learning_rate: float = PRETRAINING["base_learning_rate"]
+    learning_rate: float = None
+    min_learning_rate: float = 1e-6
+    weight_decay: float = PRETRAINING["weight_decay"]
+    beta_1: float = 0.9
+    beta_2: float = PRETRAINING["beta_2"]
+    clipnorm: float = None
+    mixed_precision: str = None
+    jit_compile: object = "auto"
+    steps_per_execution: int = 1
+    strategy: str = "auto"
+    ema: bool = False
+    ema_momentum: float = 0.9999
+    seed: int = 0
+    image_every: int = 5
+    num_images: int = 2
+    checkpoint_every: object = "epoch"
+    verbose: object = "auto"
+
+    def __post_init__(self):
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"`mixed_precision` must be one of {MIXED_PRECISION}. "
+                f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"`strategy` must be one of {STRATEGIES}. "
+                f"Received: strategy={self.strategy!r}"
+            )
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive int. "
+                    f"Received: {name}={value!r}"
+                )
+        if self.warmup_epochs < 0:
+            raise ValueError(
+                "`warmup_epochs` must be >= 0. "
+                f"Received: warmup_epochs={self.warmup_epochs}"
+            )
+        if self.image_every is not None and self.image_every < 0:
+            raise ValueError(
+                "`image_every` must be >= 0 or None. "
+                f"Received: image_every={self.image_every}"
+            )
+
+    # === JSON round trip ===
 
     def to_dict(self):
         """The config as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
     def to_json(self, path=None):
-        """The config as JSON text; also written to `path` if given."""
+        """The config as JSON text; also written (atomically) to `path`."""
         text = json.dumps(
             {"kind": type(self).__name__, **self.to_dict()},
             indent=2,
             sort_keys=True,
         )
         if path is not None:
-            with open(path, "w") as f:
-                f.write(text + "\n")
+            atomic_write_text(path, text + "\n")
         return text
 
     @classmethod
@@ -71,34 +188,7 @@ class _ConfigMixin:
             )
         return dataclasses.replace(self, **overrides)
 
-    def _validate_common(self):
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(
-                f"`mixed_precision` must be one of {MIXED_PRECISION}. "
-                f"Received: mixed_precision={self.mixed_precision!r}"
-            )
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"`strategy` must be one of {STRATEGIES}. "
-                f"Received: strategy={self.strategy!r}"
-            )
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{name}` must be a positive int. "
-                    f"Received: {name}={value!r}"
-                )
-        if self.warmup_epochs < 0:
-            raise ValueError(
-                "`warmup_epochs` must be >= 0. "
-                f"Received: warmup_epochs={self.warmup_epochs}"
-            )
-        if self.image_every is not None and self.image_every < 0:
-            raise ValueError(
-                "`image_every` must be >= 0 or None. "
-                f"Received: image_every={self.image_every}"
-            )
+    # === Model ===
 
     @property
     def dtype_policy(self):
@@ -107,58 +197,45 @@ class _ConfigMixin:
             return None
         return self.mixed_precision
 
+    def encoder_kwargs(self, **extra):
+        """`MaskSpecEncoder` arguments: preset, overrides, dtype, seed."""
+        kwargs = get_encoder_preset(self.preset)
+        kwargs.update(self.encoder_overrides)
+        kwargs.update(extra)
+        if self.dtype_policy:
+            kwargs["dtype"] = self.dtype_policy
+        kwargs.setdefault("seed", self.seed)
+        return kwargs
 
-@dataclasses.dataclass
-class PretrainConfig(_ConfigMixin):
+    def resolved(self):
+        """`to_dict()` with preset-filled values spelled out (what a run
+        really uses; two configs that build the same run compare equal)."""
+        return self.to_dict()
+
+    def build_model(self):
+        """The (untrained) model this config describes."""
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(kw_only=True)
+class PretrainConfig(RunConfig):
     """Everything a MaskSpec pre-training run needs, with paper defaults.
 
+    Takes every `RunConfig` argument; the defaults that differ are
+    `epochs=80` (the paper uses checkpoints 60-75), `warmup_epochs=40`,
+    `batch_size=512`, `beta_2=0.95`, `image_every=5`, `num_images=2`.
+
     Args:
-        preset: str. Encoder size: `"maskspec_tiny"`, `"maskspec_small"` or
-            `"maskspec_base"`. Defaults to `"maskspec_base"`.
-        encoder_overrides: dict. Encoder constructor overrides (e.g.
-            `{"hidden_dim": 32, "num_layers": 1}` for a smoke run,
-            `{"frontend": {...}}`). Defaults to `{}`.
-        decoder_hidden_dim: int. Defaults to `512`.
-        decoder_num_layers: int. Defaults to `8`.
-        decoder_num_heads: int. Defaults to `16`.
-        decoder_intermediate_dim: int. Defaults to `2048`.
+        decoder_hidden_dim: int or `None`. `None`: the preset's (512 for
+            the paper's sizes). Defaults to `None`.
+        decoder_num_layers: int or `None`. Defaults to `None` (preset).
+        decoder_num_heads: int or `None`. Defaults to `None` (preset).
+        decoder_intermediate_dim: int or `None`. Defaults to `None`
+            (preset).
         mask_ratio: float. Defaults to `0.75`.
         normalize_targets: bool. Per-patch target normalisation. Defaults
             to `True`.
-        sample_rate: int. Audio rate in Hz (informational for data glue;
-            the front end's rate is the model's). Defaults to `32000`.
-        clip_seconds: float. Clip length. Defaults to `10.0`.
-        epochs: int. Defaults to `80` (the paper uses checkpoints 60-75).
-        warmup_epochs: float. Linear warm-up, then half-cosine to
-            `min_learning_rate`. Defaults to `40`.
-        batch_size: int. Global batch size (all replicas). Defaults to
-            `512`.
-        steps_per_epoch: int or `None`. `None`: one pass over the data.
-        base_learning_rate: float. `lr = base_lr * batch_size / 256`.
-            Defaults to `1e-3`.
-        learning_rate: float or `None`. Overrides the scaling rule.
-        min_learning_rate: float. Defaults to `1e-6`.
-        weight_decay: float. Defaults to `0.05`.
-        beta_1: float. Defaults to `0.9`.
-        beta_2: float. Defaults to `0.95`.
-        clipnorm: float or `None`. Per-variable gradient norm clip.
-        mixed_precision: `None`, `"float32"`, `"mixed_bfloat16"` or
-            `"mixed_float16"` (the latter with dynamic loss scaling). The
-            front end, loss and reconstruction stay float32.
-        jit_compile: bool or `"auto"`. XLA. Defaults to `"auto"`.
-        steps_per_execution: int. Defaults to `1`.
-        strategy: `"auto"`, `"none"`, `"mirrored"`, `"multiworker"` or
-            `"tpu"`; JAX uses `keras.distribution.DataParallel`.
-        ema: bool. Keep an exponential moving average of the weights and
-            finish on it. Defaults to `False`.
-        ema_momentum: float. Defaults to `0.9999`.
-        seed: int. Seeds weights, masking and the per-epoch data order.
-            Defaults to `0`.
-        image_every: int or `None`. Reconstruction pictures to TensorBoard
-            every this many epochs (0/None = never). Defaults to `5`.
-        num_images: int. Examples per picture round. Defaults to `2`.
-        checkpoint_every: `"epoch"` or int (batches). Defaults to `"epoch"`.
-        verbose: `"auto"`, 0, 1 or 2. Passed to `fit`.
+        **kwargs: `RunConfig` arguments.
 
     Examples:
     >>> config = PretrainConfig(preset="maskspec_tiny")
@@ -168,64 +245,58 @@ class PretrainConfig(_ConfigMixin):
     True
     """
 
-    preset: str = "maskspec_base"
-    encoder_overrides: dict = dataclasses.field(default_factory=dict)
-    decoder_hidden_dim: int = 512
-    decoder_num_layers: int = 8
-    decoder_num_heads: int = 16
-    decoder_intermediate_dim: int = 2048
-    mask_ratio: float = 0.75
+    decoder_hidden_dim: int = None
+    decoder_num_layers: int = None
+    decoder_num_heads: int = None
+    decoder_intermediate_dim: int = None
+    mask_ratio: float = PRETRAINING["mask_ratio"]
     normalize_targets: bool = True
-    sample_rate: int = 32000
-    clip_seconds: float = 10.0
-    epochs: int = 80
-    warmup_epochs: float = 40
-    batch_size: int = 512
-    steps_per_epoch: int = None
-    base_learning_rate: float = 1e-3
-    learning_rate: float = None
-    min_learning_rate: float = 1e-6
-    weight_decay: float = 0.05
-    beta_1: float = 0.9
-    beta_2: float = 0.95
-    clipnorm: float = None
-    mixed_precision: str = None
-    jit_compile: object = "auto"
-    steps_per_execution: int = 1
-    strategy: str = "auto"
-    ema: bool = False
-    ema_momentum: float = 0.9999
-    seed: int = 0
-    image_every: int = 5
-    num_images: int = 2
-    checkpoint_every: object = "epoch"
-    verbose: object = "auto"
 
     def __post_init__(self):
-        self._validate_common()
+        super().__post_init__()
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(
                 "`mask_ratio` must be in (0, 1). "
                 f"Received: mask_ratio={self.mask_ratio}"
             )
 
+    def decoder_kwargs(self):
+        """The decoder sizes: the preset's, overridden by set fields."""
+        kwargs = get_decoder_preset(self.preset)
+        for key in DECODER_KEYS:
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        return kwargs
 
-@dataclasses.dataclass
-class FinetuneConfig(_ConfigMixin):
+    def resolved(self):
+        return {**self.to_dict(), **self.decoder_kwargs()}
+
+    def build_model(self):
+        """The `MaskSpecPretrainer` this config describes."""
+        return MaskSpecPretrainer(
+            MaskSpecEncoder(**self.encoder_kwargs()),
+            mask_ratio=self.mask_ratio,
+            normalize_targets=self.normalize_targets,
+            seed=self.seed,
+            **self.decoder_kwargs(),
+        )
+
+
+@dataclasses.dataclass(kw_only=True)
+class FinetuneConfig(RunConfig):
     """Everything a MaskSpec fine-tuning run needs, with paper defaults.
 
     Defaults are the paper's shared fine-tuning recipe with the AudioSet
     row (527 classes, multi-label, 200 tokens dropped, mixup 0.3); recipes
-    override them per dataset.
+    override them per dataset. Takes every `RunConfig` argument; the
+    defaults that differ are `warmup_epochs=5`, `batch_size=64`,
+    `beta_2=0.999`, `image_every=0` and `num_images=0` (classifiers draw no
+    pictures; the fields are kept so both configs share the CLI's flags).
 
     Args:
         num_classes: int. Defaults to `527`.
         multi_label: bool. Sigmoid/BCE (labels < 0 ignored) vs softmax/CE.
             Defaults to `True`.
-        preset: str. Encoder size when `finetune` gets no encoder.
-            Defaults to `"maskspec_base"`.
-        encoder_overrides: dict. Encoder constructor overrides applied
-            when the encoder is built here. Defaults to `{}`.
         drop_path_rate: float. Stochastic depth of the encoder. Defaults to
             `0.1`.
         head_dropout: float. Defaults to `0.0`.
@@ -238,33 +309,16 @@ class FinetuneConfig(_ConfigMixin):
         mixup_alpha: float. Beta(alpha, alpha) for in-batch mixup (0 =
             off). Defaults to `0.3`.
         mixup_rate: float. Fraction of batches mixed. Defaults to `0.5`.
-        class_balanced: bool. Sample clips with inverse class frequency
-            weights (multi-label: rarest positive). Defaults to `True`.
+        class_balanced: bool. Sample clips by
+            `keras_maskspec.data.class_balanced_weights` (sum over a clip's
+            positive classes of 1 / class count). Defaults to `True`.
         samples_per_epoch: int or `None`. Clips per epoch when sampling
             (AudioSet: 100 000). `None`: the data size.
         gain_db: float. Random gain +- dB (data pipeline). Defaults to `7`.
         roll_seconds: float. Random time roll +- seconds (data pipeline;
             50 frames of 10 ms). Defaults to `0.5`.
-        sample_rate: int. Defaults to `32000`.
-        clip_seconds: float. Defaults to `10.0`.
-        epochs: int. Defaults to `80`.
-        warmup_epochs: float. Defaults to `5`.
-        batch_size: int. Global batch size. Defaults to `64`.
-        steps_per_epoch: int or `None`.
-        base_learning_rate: float. Defaults to `1e-3`.
-        learning_rate: float or `None`. Overrides `base_lr * batch / 256`.
-        min_learning_rate: float. Cosine floor. Defaults to `1e-6`.
         layer_decay: float. Layer-wise lr decay. Defaults to `0.75`.
-        weight_decay: float. Defaults to `0.05`.
-        beta_1: float. Defaults to `0.9`.
-        beta_2: float. Defaults to `0.999`.
-        clipnorm: float or `None`.
-        mixed_precision, jit_compile, steps_per_execution, strategy, ema,
-        ema_momentum, seed, checkpoint_every, verbose: as in
-            `PretrainConfig`.
-        image_every: int or `None`. Unused by classifiers (kept so both
-            configs share the CLI's flags). Defaults to `0`.
-        num_images: int. Defaults to `0`.
+        **kwargs: `RunConfig` arguments.
 
     Examples:
     >>> config = FinetuneConfig(num_classes=50, multi_label=False)
@@ -276,13 +330,11 @@ class FinetuneConfig(_ConfigMixin):
 
     num_classes: int = 527
     multi_label: bool = True
-    preset: str = "maskspec_base"
-    encoder_overrides: dict = dataclasses.field(default_factory=dict)
     drop_path_rate: float = 0.1
     head_dropout: float = 0.0
     patchout: int = 200
-    freq_mask_param: int = 48
-    time_mask_param: int = 192
+    freq_mask_param: int = FINE_TUNING["freq_mask_param"]
+    time_mask_param: int = FINE_TUNING["time_mask_param"]
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.3
     mixup_rate: float = 0.5
@@ -290,34 +342,15 @@ class FinetuneConfig(_ConfigMixin):
     samples_per_epoch: int = None
     gain_db: float = 7.0
     roll_seconds: float = 0.5
-    sample_rate: int = 32000
-    clip_seconds: float = 10.0
-    epochs: int = 80
+    layer_decay: float = FINE_TUNING["layer_decay"]
     warmup_epochs: float = 5
     batch_size: int = 64
-    steps_per_epoch: int = None
-    base_learning_rate: float = 1e-3
-    learning_rate: float = None
-    min_learning_rate: float = 1e-6
-    layer_decay: float = 0.75
-    weight_decay: float = 0.05
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    clipnorm: float = None
-    mixed_precision: str = None
-    jit_compile: object = "auto"
-    steps_per_execution: int = 1
-    strategy: str = "auto"
-    ema: bool = False
-    ema_momentum: float = 0.9999
-    seed: int = 0
+    beta_2: float = FINE_TUNING["beta_2"]
     image_every: int = 0
     num_images: int = 0
-    checkpoint_every: object = "epoch"
-    verbose: object = "auto"
 
     def __post_init__(self):
-        self._validate_common()
+        super().__post_init__()
         if not isinstance(self.num_classes, int) or self.num_classes < 1:
             raise ValueError(
                 "`num_classes` must be a positive int. "
@@ -334,6 +367,53 @@ class FinetuneConfig(_ConfigMixin):
                 f"Received: mixup_alpha={self.mixup_alpha}"
             )
 
+    def build_encoder(self, encoder=None):
+        """The encoder to fine-tune, with the run's drop-path and dtype.
+
+        Args:
+            encoder: a `MaskSpecEncoder` (its weights are copied into a
+                rebuilt one) or `None` (a new one from the preset).
+        """
+        if encoder is None:
+            return MaskSpecEncoder(
+                **self.encoder_kwargs(drop_path_rate=self.drop_path_rate)
+            )
+        if not isinstance(encoder, MaskSpecEncoder):
+            raise ValueError(
+                "`encoder` must be a MaskSpecEncoder, a run folder or None. "
+                f"Received: encoder={encoder!r}"
+            )
+        encoder_config = encoder.get_config()
+        encoder_config["drop_path_rate"] = self.drop_path_rate
+        if self.dtype_policy:
+            encoder_config["dtype"] = self.dtype_policy
+        rebuilt = MaskSpecEncoder.from_config(encoder_config)
+        rebuilt.set_weights(encoder.get_weights())
+        return rebuilt
+
+    def build_model(self, encoder=None):
+        """The `MaskSpecClassifier` this config describes.
+
+        Args:
+            encoder: see `build_encoder`. Defaults to `None`.
+        """
+        return MaskSpecClassifier(
+            self.build_encoder(encoder),
+            num_classes=self.num_classes,
+            multi_label=self.multi_label,
+            patchout=self.patchout,
+            freq_mask_param=self.freq_mask_param,
+            time_mask_param=self.time_mask_param,
+            dropout=self.head_dropout,
+            seed=self.seed,
+        )
+
+
+CONFIG_KINDS = {
+    "PretrainConfig": PretrainConfig,
+    "FinetuneConfig": FinetuneConfig,
+}
+
 
 def load_config(path):
     """Reads a `config.json` of either kind (`PretrainConfig` or
@@ -348,11 +428,10 @@ def load_config(path):
     """
     with open(path) as f:
         data = json.load(f)
-    kinds = {"PretrainConfig": PretrainConfig, "FinetuneConfig": FinetuneConfig}
     kind = data.get("kind")
-    if kind not in kinds:
+    if kind not in CONFIG_KINDS:
         raise ValueError(
-            f"{path} has no known config kind {sorted(kinds)}. "
+            f"{path} has no known config kind {sorted(CONFIG_KINDS)}. "
             f"Received: kind={kind!r}"
         )
-    return kinds[kind].from_dict(data)
+    return CONFIG_KINDS[kind].from_dict(data)

@@ -16,10 +16,8 @@ Conventions:
   do; the number of classes used is available through the `*_per_class`
   helpers.
 
-`MeanAveragePrecisionCallback` evaluates the exact mAP on a validation set
-at every epoch end and writes it into the epoch `logs`, so `CSVLogger`,
-`TensorBoard` and `ModelCheckpoint(monitor="val_map")` that come after it in
-the callback list see it.
+`keras_maskspec.training.callbacks.ValidationMeanAveragePrecision` writes
+these exact values into the epoch `logs` during training.
 """
 
 import keras
@@ -335,48 +333,3 @@ def predict_dataset(model, dataset, verbose=0):
     if not scores:
         raise ValueError("The dataset yielded no batch. Received: 0 batches")
     return np.concatenate(labels), np.concatenate(scores)
-
-
-class MeanAveragePrecisionCallback(keras.callbacks.Callback):
-    """Writes the exact validation mAP (and mAUC, d') into the epoch logs.
-
-    Put it before `CSVLogger`/`TensorBoard`/`ModelCheckpoint` in the
-    callback list: those read the same `logs` dict afterwards, so the curves
-    and "best checkpoint by mAP" use exact values rather than the bucketed
-    PR-AUC estimate.
-
-    Args:
-        validation_data: iterable of `(waveforms, labels)` batches (labels
-            multi-hot, -1 = unknown).
-        prefix: str. Log key prefix. Defaults to `"val_"` (keys `val_map`,
-            `val_mauc`, `val_d_prime`).
-        frequency: int. Evaluate every this many epochs. Defaults to `1`.
-
-    Examples:
-    >>> import numpy as np
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> model.compile(loss="binary_crossentropy")
-    >>> x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
-    >>> y = np.array([[1, 0], [0, 1]] * 4, "float32")
-    >>> cb = MeanAveragePrecisionCallback([(x, y)])
-    >>> history = model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
-    >>> "val_map" in history.history
-    True
-    """
-
-    def __init__(self, validation_data, prefix="val_", frequency=1):
-        super().__init__()
-        if int(frequency) < 1:
-            raise ValueError(
-                f"`frequency` must be >= 1. Received: frequency={frequency}"
-            )
-        self.validation_data = validation_data
-        self.prefix = prefix
-        self.frequency = int(frequency)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or (epoch + 1) % self.frequency:
-            return
-        y_true, y_score = predict_dataset(self.model, self.validation_data)
-        for key, value in multilabel_metrics(y_true, y_score).items():
-            logs[self.prefix + key] = value

@@ -180,3 +180,70 @@ def plot_reconstruction(
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def plot_reconstructions(
+    spec,
+    mask,
+    recon,
+    sample_rate=32000,
+    hop_length=320,
+    path="reconstruction.png",
+    titles=None,
+    dpi=80,
+):
+    """Writes one PNG: the 4-panel picture of every example, stacked.
+
+    Args:
+        spec: array `(batch, frames, mel)`. Input log-mel.
+        mask: array, same shape, 1 = hidden.
+        recon: array, same shape. Reconstruction in log-mel units.
+        sample_rate: int. Defaults to `32000`.
+        hop_length: int. Defaults to `320`.
+        path: str. Output `.png` path. Defaults to `"reconstruction.png"`.
+        titles: list of str (one per example) or `None`.
+        dpi: int. Defaults to `80`.
+
+    Returns:
+        The path written.
+
+    Examples:
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> spec = np.random.default_rng(0).normal(size=(2, 64, 32))
+    >>> mask = np.zeros_like(spec); mask[:, 16:32] = 1
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.png")
+    >>> plot_reconstructions(spec, mask, spec, path=path) == path
+    True
+    """
+    plt = _pyplot()
+    spec = np.asarray(spec)
+    titles = titles or [None] * len(spec)
+    images = [
+        figure_to_array(
+            reconstruction_figure(
+                spec,
+                mask,
+                recon,
+                sample_rate,
+                hop_length,
+                index=i,
+                title=titles[i],
+            ),
+            dpi=dpi,
+        )
+        for i in range(len(spec))
+    ]
+    width = max(image.shape[1] for image in images)
+    panel = np.concatenate(
+        [
+            np.pad(
+                image,
+                [(0, 0), (0, width - image.shape[1]), (0, 0)],
+                constant_values=255,
+            )
+            for image in images
+        ]
+    )
+    plt.imsave(path, panel)
+    return path

@@ -20,6 +20,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_maskspec import data as data_lib
+from keras_maskspec.models.losses import MaskedBinaryCrossentropy
+
 
 def embed(encoder, waveforms, batch_size=16):
     """Mean-pooled encoder tokens of waveforms, `(num_clips, hidden_dim)`.
@@ -117,8 +120,6 @@ def linear_probe(
     >>> float(np.mean(scores.argmax(-1) == y)) > 0.9
     True
     """
-    from keras_maskspec.training.losses import MaskedBinaryCrossentropy
-
     train_x, train_y, test_x = _check(train_x, train_y, test_x)
     train_x, test_x = _standardize(train_x, test_x)
     model = keras.Sequential(
@@ -211,8 +212,6 @@ PROBES = {"linear": linear_probe, "knn": knn_probe}
 
 def _embed_clips(encoder, clips, cache, clip_seconds, batch_size, channels):
     """Embeddings of a `ClipSet` (readable clips only) and their labels."""
-    from keras_maskspec import data as data_lib
-
     todo = [i for i, f in enumerate(clips.files) if (f, channels) not in cache]
     if todo:
         # Clip indices ride along as labels, so skipped (unreadable) clips

@@ -1,56 +1,67 @@
-"""Pre-training and fine-tuning runs: `model.fit` in a resumable run dir.
+"""Pre-training and fine-tuning runs: `model.fit` in a resumable run folder.
 
-A run directory holds:
+`pretrain` and `finetune` say what differs (the model, the labels, the
+extra callbacks); `_run` does the rest the same way for both: the run
+folder (`run_dir.prepare`), seeds, distribution strategy, AdamW on the
+paper's schedule, the epoch stream, callbacks, `fit` and the final saves.
 
-```
-run_dir/
-  config.json      the resolved PretrainConfig / FinetuneConfig
-  checkpoints/     training_metadata.json + epoch-XXXX.weights.h5 (atomic)
-  metrics.csv      one row per finished epoch (loss, lr, clips_per_second...)
-  logs/            TensorBoard: train/, validation/, images/
-  model.keras      the final full model (pre-trainer or classifier)
-  encoder.keras    the final encoder
-```
-
-Running the same command again resumes from the last checkpoint: epoch
+Running the same call again resumes from the last checkpoint: epoch
 counter, optimizer state (with the iteration count that positions the
 learning-rate schedule), the layers' random-generator states and the data
 order (shuffled per epoch with a seed keyed by the epoch) all continue.
 """
 
+import dataclasses
 import os
-import shutil
+import sys
 
 import keras
 import numpy as np
 
+from keras_maskspec.models.optimizers import layer_decay_multipliers
+from keras_maskspec.models.optimizers import scheduled_adamw
 from keras_maskspec.training import callbacks as cbs
+from keras_maskspec.training import run_dir as run_dir_lib
 from keras_maskspec.training.config import FinetuneConfig
 from keras_maskspec.training.config import PretrainConfig
-from keras_maskspec.training.config import load_config
 from keras_maskspec.training.distribution import get_strategy
-from keras_maskspec.training.distribution import is_chief
 from keras_maskspec.training.distribution import num_replicas
-from keras_maskspec.training.distribution import task_id
-from keras_maskspec.training.optimizers import layer_decay_multipliers
-from keras_maskspec.training.optimizers import make_adamw
-from keras_maskspec.training.optimizers import scaled_learning_rate
-from keras_maskspec.training.optimizers import warmup_cosine
+from keras_maskspec.utils import atomic_save_model
 
 
-def _models():
-    # The models import keras_maskspec.training (losses, optimizers), so
-    # importing them at module level here would be circular.
-    from keras_maskspec import models
-
-    return models
+# `keras_maskspec.data` (tf.data, so TensorFlow) is imported when a run
+# starts, not with this module: `import keras_maskspec` stays TF-free under
+# the JAX and torch backends.
 
 
-# Fields that may change between a run and its resumption.
-_RESUMABLE_CHANGES = ("verbose", "image_every", "num_images", "strategy")
+def _is_dataset(data):
+    # Without TensorFlow loaded nothing can be a tf.data.Dataset.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
 
 
-# === Run directory ===
+def _num_examples(arrays):
+    return int(keras.tree.flatten(arrays)[0].shape[0])
+
+
+@dataclasses.dataclass
+class _Inputs:
+    """Training and validation data as `_run` takes them.
+
+    `train` is an array (or tuple of arrays), a `tf.data.Dataset` or a
+    callable `epoch -> dataset`; `sample_weights`, `mixup` and `samples`
+    apply to arrays only.
+    """
+
+    train: object
+    validation: object = None
+    sample_weights: object = None
+    mixup: tuple = None
+    samples: int = None
+
+    @property
+    def arrays(self):
+        return not (_is_dataset(self.train) or callable(self.train))
 
 
 def _as_config(config, cls):
@@ -66,214 +77,6 @@ def _as_config(config, cls):
     )
 
 
-def _prepare_run_dir(run_dir, config, resume):
-    """Makes the folder, checks a resumed config, writes config.json.
-
-    Returns the folder this process writes to: `run_dir` itself, or
-    `run_dir/workers/<task>` on a non-chief multi-worker process.
-    """
-    run_dir = os.fspath(run_dir)
-    path = os.path.join(run_dir, "config.json")
-    if is_chief():
-        if not resume:
-            for name in ("checkpoints", "logs", "workers"):
-                shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
-            for name in ("metrics.csv", "model.keras", "encoder.keras"):
-                if os.path.exists(os.path.join(run_dir, name)):
-                    os.remove(os.path.join(run_dir, name))
-        elif os.path.exists(path):
-            old = load_config(path)
-            if type(old) is not type(config):
-                raise ValueError(
-                    f"{run_dir} holds a {type(old).__name__} run; cannot "
-                    f"resume it as a {type(config).__name__} run. Use "
-                    f"another run_dir or resume=False. Received: "
-                    f"run_dir={run_dir!r}"
-                )
-            changed = {
-                k: (v, getattr(config, k))
-                for k, v in old.to_dict().items()
-                if k not in _RESUMABLE_CHANGES and getattr(config, k) != v
-            }
-            if changed:
-                raise ValueError(
-                    f"{run_dir} was started with another config; resuming "
-                    "would mix two runs. Changed fields (old, new): "
-                    f"{changed}. Use another run_dir, or resume=False to "
-                    f"start over. Received: run_dir={run_dir!r}"
-                )
-        os.makedirs(run_dir, exist_ok=True)
-        config.to_json(path)
-        return run_dir
-    out = os.path.join(run_dir, "workers", task_id() or "worker")
-    os.makedirs(out, exist_ok=True)
-    return out
-
-
-def _save_atomic(model, path):
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-# === Data ===
-
-
-def _is_dataset(data):
-    try:
-        import tensorflow as tf
-    except ImportError:  # pragma: no cover - TF is a dependency
-        return False
-    return isinstance(data, tf.data.Dataset)
-
-
-def _num_examples(arrays):
-    import tensorflow as tf
-
-    return int(tf.nest.flatten(arrays)[0].shape[0])
-
-
-def _epoch_seed(seed, epoch):
-    import tensorflow as tf
-
-    return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
-
-
-def _balanced_weights(labels):
-    """Inverse class-frequency weight per clip (multi-label: rarest)."""
-    labels = np.asarray(labels)
-    if labels.ndim == 1:
-        counts = np.bincount(labels.astype("int64"))
-        return 1.0 / counts[labels.astype("int64")]
-    positive = labels > 0.5
-    counts = np.maximum(positive.sum(0), 1)
-    per_class = np.where(positive, 1.0 / counts, 0.0)
-    weights = per_class.max(axis=1)
-    # Clips with no positive label get the weight of the commonest class.
-    return np.where(weights > 0, weights, 1.0 / counts.max())
-
-
-def _array_epochs(
-    arrays,
-    batch_size,
-    seed,
-    first_epoch,
-    epochs,
-    steps,
-    sample_weights=None,
-    mixup=None,
-):
-    """A tf.data stream of `epochs - first_epoch` epochs of `steps` batches.
-
-    Epoch `e` is a permutation (or, with `sample_weights`, a weighted
-    draw) seeded by `(seed, e)`: a resumed run sees the same order as an
-    uninterrupted one.
-    """
-    import tensorflow as tf
-
-    from keras_maskspec.data.augment import mixup as mixup_batch
-
-    n = _num_examples(arrays)
-    tensors = tf.nest.map_structure(tf.convert_to_tensor, arrays)
-    take = steps * batch_size
-    if sample_weights is not None:
-        logits = tf.math.log(
-            tf.convert_to_tensor(
-                sample_weights / sample_weights.sum(), tf.float32
-            )
-        )[None]
-
-    def one_epoch(epoch):
-        epoch_seed = tf.stack([tf.cast(seed, tf.int64), epoch])
-        if sample_weights is not None:
-            indices = tf.random.stateless_categorical(logits, take, epoch_seed)[
-                0
-            ]
-        else:
-            order = tf.random.experimental.index_shuffle(
-                tf.range(n, dtype=tf.int64),
-                epoch_seed,
-                n - 1,
-            )
-            repeats = -(-take // n)
-            indices = tf.tile(order, [repeats])[:take]
-        batches = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(indices, (steps, batch_size))
-        )
-        ds = batches.map(
-            lambda idx: tf.nest.map_structure(
-                lambda t: tf.gather(t, idx), tensors
-            )
-        )
-        if mixup is not None:
-            alpha, rate = mixup
-            ds = ds.enumerate().map(
-                lambda i, xy: mixup_batch(
-                    xy[0],
-                    xy[1],
-                    alpha=alpha,
-                    rate=rate,
-                    seed=tf.stack([epoch_seed[0] * 31 + epoch_seed[1], i]),
-                )
-            )
-        return ds
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-    return _with_options(ds).prefetch(2)
-
-
-def _with_options(ds):
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    options.deterministic = True
-    return ds.with_options(options)
-
-
-def _steps_of(data, batch_size, steps_per_epoch, samples=None):
-    if steps_per_epoch:
-        return int(steps_per_epoch)
-    if _is_dataset(data):
-        cardinality = int(data.cardinality())
-        if cardinality <= 0:
-            raise ValueError(
-                "The training dataset has no known length (infinite or "
-                "unknown cardinality); set `steps_per_epoch` in the config. "
-                f"Received: cardinality={cardinality}"
-            )
-        return cardinality
-    steps = (samples or _num_examples(data)) // batch_size
-    if steps < 1:
-        raise ValueError(
-            f"Fewer training examples ({samples or _num_examples(data)}) "
-            f"than one global batch ({batch_size}). Lower `batch_size`. "
-            f"Received: batch_size={batch_size}"
-        )
-    return steps
-
-
-def _dataset_stream(data, first_epoch, epochs, steps):
-    """Epoch stream from a dataset or a callable `epoch -> dataset`."""
-    if callable(data) and not _is_dataset(data):
-        stream = None
-        for epoch in range(first_epoch, epochs):
-            ds = data(epoch).take(steps)
-            stream = ds if stream is None else stream.concatenate(ds)
-        return _with_options(stream)
-    return _with_options(data.repeat())
-
-
-def _validation_input(data, batch_size):
-    if data is None or _is_dataset(data):
-        return data
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
-
-
 def _global_batch_size(config, replicas):
     batch = config.batch_size
     if batch % replicas:
@@ -284,28 +87,44 @@ def _global_batch_size(config, replicas):
     return batch
 
 
-# === Model pieces ===
+def _steps_of(inputs, batch_size, steps_per_epoch):
+    if steps_per_epoch:
+        return int(steps_per_epoch)
+    if _is_dataset(inputs.train):
+        cardinality = int(inputs.train.cardinality())
+        if cardinality <= 0:
+            raise ValueError(
+                "The training dataset has no known length (infinite or "
+                "unknown cardinality); set `steps_per_epoch` in the config. "
+                f"Received: cardinality={cardinality}"
+            )
+        return cardinality
+    samples = inputs.samples or _num_examples(inputs.train)
+    if samples // batch_size < 1:
+        raise ValueError(
+            f"Fewer training examples ({samples}) than one global batch "
+            f"({batch_size}). Lower `batch_size`. "
+            f"Received: batch_size={batch_size}"
+        )
+    return samples // batch_size
 
 
 def _optimizer(config, global_batch, steps, lr_multipliers=None):
-    learning_rate = config.learning_rate or scaled_learning_rate(
-        config.base_learning_rate, global_batch
-    )
     total = config.epochs * steps
-    warmup = min(int(round(config.warmup_epochs * steps)), max(total - 1, 0))
-    schedule = warmup_cosine(
-        learning_rate,
-        warmup_steps=warmup,
-        total_steps=total,
-        final_learning_rate=config.min_learning_rate,
-    )
     kwargs = {}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
     if config.ema:
         kwargs.update(use_ema=True, ema_momentum=config.ema_momentum)
-    optimizer = make_adamw(
-        schedule,
+    optimizer = scheduled_adamw(
+        learning_rate=config.learning_rate or None,
+        base_learning_rate=config.base_learning_rate,
+        global_batch_size=global_batch,
+        warmup_steps=min(
+            int(round(config.warmup_epochs * steps)), max(total - 1, 0)
+        ),
+        total_steps=total,
+        final_learning_rate=config.min_learning_rate,
         weight_decay=config.weight_decay,
         beta_1=config.beta_1,
         beta_2=config.beta_2,
@@ -315,31 +134,6 @@ def _optimizer(config, global_batch, steps, lr_multipliers=None):
     if config.mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
-
-
-def _encoder_kwargs(config, **extra):
-    from keras_maskspec.models.presets import get_encoder_preset
-
-    kwargs = {**get_encoder_preset(config.preset), **config.encoder_overrides}
-    kwargs.update(extra)
-    if config.dtype_policy:
-        kwargs["dtype"] = config.dtype_policy
-    kwargs.setdefault("seed", config.seed)
-    return kwargs
-
-
-def _build_pretrainer(config):
-    encoder = _models().MaskSpecEncoder(**_encoder_kwargs(config))
-    return _models().MaskSpecPretrainer(
-        encoder,
-        decoder_hidden_dim=config.decoder_hidden_dim,
-        decoder_num_layers=config.decoder_num_layers,
-        decoder_num_heads=config.decoder_num_heads,
-        decoder_intermediate_dim=config.decoder_intermediate_dim,
-        mask_ratio=config.mask_ratio,
-        normalize_targets=config.normalize_targets,
-        seed=config.seed,
-    )
 
 
 def _common_callbacks(config, out_dir, global_batch):
@@ -365,40 +159,112 @@ def _common_callbacks(config, out_dir, global_batch):
     return checkpoint, before, loggers
 
 
-def _fit(model, config, train, steps, validation, callbacks, first_epoch):
-    with_val = {}
-    if validation is not None:
-        with_val["validation_data"] = validation
-    return model.fit(
-        train,
-        epochs=config.epochs,
-        initial_epoch=first_epoch,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        verbose=config.verbose,
-        shuffle=False,
-        **with_val,
-    )
+def _streams(config, inputs, global_batch, first_epoch, steps):
+    """The remaining epochs' training stream and the validation batches."""
+    from keras_maskspec.data import arrays
+
+    if inputs.arrays:
+        train = arrays.array_epochs(
+            inputs.train,
+            global_batch,
+            config.seed,
+            first_epoch,
+            config.epochs,
+            steps,
+            sample_weights=inputs.sample_weights,
+            mixup=inputs.mixup,
+        )
+    else:
+        train = arrays.dataset_epochs(
+            inputs.train, first_epoch, config.epochs, steps
+        )
+    return train, arrays.batched(inputs.validation, global_batch)
 
 
-def _image_examples(train_data, validation_data, count):
-    source = validation_data if validation_data is not None else train_data
-    if count <= 0 or callable(source) or _is_dataset(source):
-        if _is_dataset(source) and count > 0:
-            batch = next(iter(source))
-            batch = batch[0] if isinstance(batch, tuple) else batch
-            return np.asarray(batch)[:count]
+def _run(config, inputs, run_dir, resume, build, extra_callbacks=None):
+    """The part of a run that pre-training and fine-tuning share.
+
+    Args:
+        config: `PretrainConfig` or `FinetuneConfig`.
+        inputs: `_Inputs`.
+        run_dir: str. The run folder.
+        resume: bool. See `run_dir.prepare`.
+        build: callable `() -> (model, compile_kwargs, lr_multipliers)`,
+            called under the strategy's scope.
+        extra_callbacks: optional callable `(out_dir, global_batch) ->
+            list` of callbacks that go before the loggers (so what they
+            add to the logs reaches `metrics.csv` and TensorBoard).
+
+    Returns:
+        The trained model, also saved as `model.keras` (its encoder as
+        `encoder.keras`).
+    """
+    out_dir = run_dir_lib.prepare(run_dir, config, resume)
+    keras.utils.set_random_seed(config.seed)
+    strategy = get_strategy(config.strategy)
+    global_batch = _global_batch_size(config, num_replicas(strategy))
+    steps = _steps_of(inputs, global_batch, config.steps_per_epoch)
+
+    with strategy.scope():
+        model, compile_kwargs, lr_multipliers = build()
+        model.compile(
+            optimizer=_optimizer(config, global_batch, steps, lr_multipliers),
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+            **compile_kwargs,
+        )
+        checkpoint, before, loggers = _common_callbacks(
+            config, out_dir, global_batch
+        )
+        extra = []
+        if extra_callbacks is not None:
+            extra = extra_callbacks(out_dir, global_batch)
+        first_epoch = min(checkpoint.latest_epoch(), config.epochs)
+        if first_epoch < config.epochs:
+            train, validation = _streams(
+                config, inputs, global_batch, first_epoch, steps
+            )
+            with_val = {}
+            if validation is not None:
+                with_val["validation_data"] = validation
+            model.fit(
+                train,
+                epochs=config.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps,
+                callbacks=before + extra + loggers + [checkpoint],
+                verbose=config.verbose,
+                shuffle=False,
+                **with_val,
+            )
+        else:
+            # A finished run: its last checkpoint, finalised as `fit` ends
+            # (EMA weights swapped in), so the saved models stay the same.
+            checkpoint.set_model(model)
+            checkpoint.on_train_begin()
+            model.optimizer.finalize_variable_values(model.trainable_variables)
+    atomic_save_model(model, os.path.join(out_dir, "model.keras"))
+    atomic_save_model(model.encoder, os.path.join(out_dir, "encoder.keras"))
+    return model
+
+
+def _image_examples(inputs, count):
+    source = inputs.validation
+    if source is None:
+        source = inputs.train
+    if count <= 0 or callable(source):
         return None
+    if _is_dataset(source):
+        batch = next(iter(source))
+        batch = batch[0] if isinstance(batch, tuple) else batch
+        return np.asarray(batch)[:count]
     if isinstance(source, (tuple, list)):
         source = source[0]
     return np.asarray(source)[:count]
 
 
-# === Public API ===
-
-
 def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
-    """Pre-trains a MaskSpec model with `model.fit` in a resumable run dir.
+    """Pre-trains a MaskSpec model with `model.fit` in a resumable run folder.
 
     Builds `MaskSpecPretrainer` from the config (preset + overrides, dtype
     policy, seed) under the chosen distribution strategy, compiles it with
@@ -416,7 +282,7 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
             pretraining_dataset` with `seed=base + epoch`; resumes exactly),
             or a `tf.data.Dataset` of global batches (repeated; a resumed
             run restarts its iteration).
-        run_dir: str. The run directory (see the module docstring).
+        run_dir: str. The run folder (see `keras_maskspec.training.run_dir`).
         validation_data: optional waveforms array or dataset.
         resume: bool. Continue the run in `run_dir` if there is one
             (`False` deletes its checkpoints, logs and metrics and starts
@@ -430,139 +296,61 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
     >>> import tempfile
     >>> import numpy as np
     >>> config = PretrainConfig(
-    ...     preset="maskspec_tiny", batch_size=2, epochs=1,
-    ...     encoder_overrides={"hidden_dim": 16, "num_layers": 1,
-    ...                        "num_heads": 2, "intermediate_dim": 16},
-    ...     decoder_hidden_dim=16, decoder_num_layers=1,
-    ...     decoder_num_heads=2, decoder_intermediate_dim=16,
+    ...     preset="maskspec_test", batch_size=2, epochs=1,
     ...     jit_compile=False, verbose=0, image_every=0)
     >>> audio = np.random.default_rng(0).normal(size=(4, 16000))
     >>> model = pretrain(config, audio.astype("float32"), tempfile.mkdtemp())
     >>> model.encoder.hidden_dim
-    16
+    32
     """
     config = _as_config(config, PretrainConfig)
-    out_dir = _prepare_run_dir(run_dir, config, resume)
-    keras.utils.set_random_seed(config.seed)
-    strategy = get_strategy(config.strategy)
-    replicas = num_replicas(strategy)
-    global_batch = _global_batch_size(config, replicas)
-    steps = _steps_of(train_data, global_batch, config.steps_per_epoch)
+    train = train_data
+    if not (_is_dataset(train) or callable(train)):
+        train = np.asarray(train, dtype="float32")
+    inputs = _Inputs(train, validation=validation_data)
 
-    with strategy.scope():
-        model = _build_pretrainer(config)
-        model.compile(
-            optimizer=_optimizer(config, global_batch, steps),
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
-        checkpoint, before, loggers = _common_callbacks(
-            config, out_dir, global_batch
-        )
-        first_epoch = min(checkpoint.latest_epoch(), config.epochs)
-        if _is_dataset(train_data) or callable(train_data):
-            train = _dataset_stream(
-                train_data, first_epoch, config.epochs, steps
+    def build():
+        return config.build_model(), {}, None
+
+    def images(out_dir, global_batch):
+        examples = _image_examples(inputs, config.num_images)
+        if not config.image_every or examples is None:
+            return []
+        return [
+            cbs.ReconstructionImages(
+                examples,
+                os.path.join(out_dir, "logs", "images"),
+                config.image_every,
             )
-        else:
-            train = _array_epochs(
-                np.asarray(train_data, dtype="float32"),
-                global_batch,
-                config.seed,
-                first_epoch,
-                config.epochs,
-                steps,
-            )
-        callbacks = before + loggers
-        examples = _image_examples(
-            train_data, validation_data, config.num_images
-        )
-        if config.image_every and examples is not None:
-            callbacks.append(
-                cbs.ReconstructionImages(
-                    examples,
-                    os.path.join(out_dir, "logs", "images"),
-                    config.image_every,
-                )
-            )
-        callbacks.append(checkpoint)
-        if first_epoch < config.epochs:
-            _fit(
-                model,
-                config,
-                train,
-                steps,
-                _validation_input(validation_data, global_batch),
-                callbacks,
-                first_epoch,
-            )
-        else:
-            checkpoint.set_model(model)
-            checkpoint.on_train_begin()
-    _save_atomic(model, os.path.join(out_dir, "model.keras"))
-    _save_atomic(model.encoder, os.path.join(out_dir, "encoder.keras"))
-    return model
+        ]
 
-
-def _finetune_encoder(config, encoder):
-    """The encoder to fine-tune, rebuilt with the run's drop-path/dtype."""
-    if encoder is None:
-        return _models().MaskSpecEncoder(
-            **_encoder_kwargs(config, drop_path_rate=config.drop_path_rate)
-        )
-    if isinstance(encoder, (str, os.PathLike)):
-        encoder = load_encoder(encoder)
-    if not isinstance(encoder, _models().MaskSpecEncoder):
-        raise ValueError(
-            "`encoder` must be a MaskSpecEncoder, a run directory or None. "
-            f"Received: encoder={encoder!r}"
-        )
-    encoder_config = encoder.get_config()
-    encoder_config["drop_path_rate"] = config.drop_path_rate
-    if config.dtype_policy:
-        encoder_config["dtype"] = config.dtype_policy
-    rebuilt = _models().MaskSpecEncoder.from_config(encoder_config)
-    rebuilt.set_weights(encoder.get_weights())
-    return rebuilt
-
-
-def _build_classifier(config, encoder):
-    """The `MaskSpecClassifier` a `FinetuneConfig` describes."""
-    return _models().MaskSpecClassifier(
-        _finetune_encoder(config, encoder),
-        num_classes=config.num_classes,
-        multi_label=config.multi_label,
-        patchout=config.patchout,
-        freq_mask_param=config.freq_mask_param,
-        time_mask_param=config.time_mask_param,
-        dropout=config.head_dropout,
-        seed=config.seed,
-    )
+    return _run(config, inputs, run_dir, resume, build, images)
 
 
 def finetune(
     config, encoder, train_data, run_dir, validation_data=None, resume=True
 ):
-    """Fine-tunes a MaskSpec classifier with `model.fit` in a run dir.
+    """Fine-tunes a MaskSpec classifier with `model.fit` in a run folder.
 
     The recipe: layer-wise lr decay, AdamW, warm-up then cosine to
     `min_learning_rate`, drop-path, label smoothing, SpecAugment, patchout
     (all from the config); for array inputs also in-batch mixup and
-    class-balanced sampling. Dataset inputs are used as given: mixup,
-    balancing, gain and roll then belong to the data pipeline
-    (`keras_maskspec.data.classification_dataset`).
+    class-balanced sampling (`keras_maskspec.data.class_balanced_weights`).
+    Dataset inputs are used as given: mixup, balancing, gain and roll then
+    belong to the data pipeline (`keras_maskspec.data.
+    classification_dataset`).
 
     Args:
         config: `FinetuneConfig` (or its dict / JSON path).
         encoder: a `MaskSpecEncoder` (e.g. `pretrainer.encoder`), the path
-            of a pre-training run dir, or `None` for random weights. It is
-            rebuilt with the config's drop-path rate and dtype policy and
-            its weights copied.
+            of a pre-training run folder or `.keras` file, or `None` for
+            random weights. It is rebuilt with the config's drop-path rate
+            and dtype policy and its weights copied.
         train_data: `(waveforms, labels)` arrays (integer labels, or
             `(n, num_classes)` multi-hot with -1 for unlabelled), a callable
             `epoch -> tf.data.Dataset`, or a `tf.data.Dataset` of
             `(waveform, label)` global batches.
-        run_dir: str. The run directory.
+        run_dir: str. The run folder.
         validation_data: optional `(waveforms, labels)` arrays or dataset.
             Arrays add `val_map` (multi-label) to the metrics.
         resume: bool. Defaults to `True`.
@@ -576,37 +364,31 @@ def finetune(
     >>> import numpy as np
     >>> config = FinetuneConfig(
     ...     num_classes=2, multi_label=False, batch_size=2, epochs=1,
-    ...     preset="maskspec_tiny", patchout=0, mixup_alpha=0.0,
-    ...     encoder_overrides={"hidden_dim": 16, "num_layers": 1,
-    ...                        "num_heads": 2, "intermediate_dim": 16},
+    ...     preset="maskspec_test", patchout=0, mixup_alpha=0.0,
     ...     jit_compile=False, verbose=0)
     >>> x = np.zeros((4, 16000), "float32"); y = np.array([0, 1, 0, 1])
     >>> model = finetune(config, None, (x, y), tempfile.mkdtemp())
     >>> model.predict(x, verbose=0).shape
     (4, 2)
     """
+    from keras_maskspec.data.sampling import class_balanced_weights
+
     config = _as_config(config, FinetuneConfig)
-    out_dir = _prepare_run_dir(run_dir, config, resume)
-    keras.utils.set_random_seed(config.seed)
-    strategy = get_strategy(config.strategy)
-    replicas = num_replicas(strategy)
-    global_batch = _global_batch_size(config, replicas)
-    arrays = not (_is_dataset(train_data) or callable(train_data))
-    mixup = None
-    if arrays:
+    inputs = _Inputs(train_data, validation=validation_data)
+    if inputs.arrays:
         x, y = train_data
-        x = np.asarray(x, dtype="float32")
         y = np.asarray(y)
-        weights = _balanced_weights(y) if config.class_balanced else None
-        samples = config.samples_per_epoch or len(x)
-        steps = _steps_of(x, global_batch, config.steps_per_epoch, samples)
+        if config.class_balanced:
+            inputs.sample_weights = class_balanced_weights(
+                y, config.num_classes if y.ndim == 1 else None
+            )
         if config.mixup_alpha and config.mixup_rate:
-            mixup = (float(config.mixup_alpha), float(config.mixup_rate))
-    else:
-        steps = _steps_of(train_data, global_batch, config.steps_per_epoch)
-    one_hot = mixup is not None and not config.multi_label
+            inputs.mixup = (float(config.mixup_alpha), float(config.mixup_rate))
+        inputs.samples = config.samples_per_epoch or len(y)
+    one_hot = inputs.mixup is not None and not config.multi_label
 
     def labels(values):
+        # Integer ids become one-hot when mixup blends them.
         values = np.asarray(values)
         if one_hot:
             return np.eye(config.num_classes, dtype="float32")[
@@ -616,8 +398,20 @@ def finetune(
             return values.astype("float32")
         return values
 
-    with strategy.scope():
-        model = _build_classifier(config, encoder)
+    if inputs.arrays:
+        inputs.train = (np.asarray(x, dtype="float32"), labels(y))
+    array_validation = validation_data is not None and not (
+        _is_dataset(validation_data)
+    )
+    if array_validation:
+        vx, vy = validation_data
+        inputs.validation = (np.asarray(vx, dtype="float32"), labels(vy))
+
+    def build():
+        start = encoder
+        if isinstance(start, (str, os.PathLike)):
+            start = run_dir_lib.load_encoder(start)
+        model = config.build_model(start)
         multipliers = None
         if config.layer_decay:
             multipliers = layer_decay_multipliers(
@@ -626,123 +420,15 @@ def finetune(
         # The default loss and metrics take integer ids and one-hot/mixup
         # labels alike, and skip unlabelled (-1) multi-label entries; exact
         # mAP comes from ValidationMeanAveragePrecision.
-        model.compile(
-            optimizer=_optimizer(config, global_batch, steps, multipliers),
-            label_smoothing=config.label_smoothing,
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
-        checkpoint, before, loggers = _common_callbacks(
-            config, out_dir, global_batch
-        )
-        first_epoch = min(checkpoint.latest_epoch(), config.epochs)
-        if arrays:
-            train = _array_epochs(
-                (x, labels(y)),
-                global_batch,
-                config.seed,
-                first_epoch,
-                config.epochs,
-                steps,
-                sample_weights=weights,
-                mixup=mixup,
+        return model, {"label_smoothing": config.label_smoothing}, multipliers
+
+    def validation_map(out_dir, global_batch):
+        if not (array_validation and config.multi_label):
+            return []
+        return [
+            cbs.ValidationMeanAveragePrecision(
+                inputs.validation[0], vy, batch_size=global_batch
             )
-        else:
-            train = _dataset_stream(
-                train_data, first_epoch, config.epochs, steps
-            )
-        validation = validation_data
-        extra = []
-        if validation_data is not None and not _is_dataset(validation_data):
-            vx, vy = validation_data
-            validation = (np.asarray(vx, dtype="float32"), labels(vy))
-            if config.multi_label:
-                extra.append(
-                    cbs.ValidationMeanAveragePrecision(
-                        validation[0], vy, batch_size=global_batch
-                    )
-                )
-        callbacks = before + extra + loggers + [checkpoint]
-        if first_epoch < config.epochs:
-            _fit(
-                model,
-                config,
-                train,
-                steps,
-                _validation_input(validation, global_batch),
-                callbacks,
-                first_epoch,
-            )
-        else:
-            checkpoint.set_model(model)
-            checkpoint.on_train_begin()
-    _save_atomic(model, os.path.join(out_dir, "model.keras"))
-    _save_atomic(model.encoder, os.path.join(out_dir, "encoder.keras"))
-    return model
+        ]
 
-
-def load_run(run_dir):
-    """The trained model of a run dir (finished or not).
-
-    A finished run loads `model.keras`; an unfinished one is rebuilt from
-    `config.json` and gets the weights of its latest checkpoint (so
-    `maskspec show` works while a run is going).
-
-    Args:
-        run_dir: str. A directory written by `pretrain` or `finetune`.
-
-    Returns:
-        A `MaskSpecPretrainer` or `MaskSpecClassifier`.
-
-    Examples:
-    >>> try:
-    ...     load_run("/no/such/run")
-    ... except FileNotFoundError as e:
-    ...     print(str(e).split(":")[0])
-    No run in /no/such/run
-    """
-    run_dir = os.fspath(run_dir)
-    final = os.path.join(run_dir, "model.keras")
-    if os.path.exists(final):
-        return keras.saving.load_model(final)
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No run in {run_dir}: neither model.keras nor config.json. "
-            f"Received: run_dir={run_dir!r}"
-        )
-    config = load_config(path)
-    if isinstance(config, PretrainConfig):
-        model = _build_pretrainer(config)
-    else:
-        model = _build_classifier(config, None)
-    checkpoint = cbs.RunCheckpoint(os.path.join(run_dir, "checkpoints"))
-    meta = checkpoint.metadata()
-    if meta is None:
-        raise FileNotFoundError(
-            f"{run_dir} has no checkpoint yet (no finished epoch). "
-            f"Received: run_dir={run_dir!r}"
-        )
-    model.load_weights(os.path.join(checkpoint.backup_dir, meta["weights"]))
-    return model
-
-
-def load_encoder(run_dir):
-    """The `MaskSpecEncoder` of a run dir (`encoder.keras`, else the
-    latest checkpoint's).
-
-    Args:
-        run_dir: str. A directory written by `pretrain` or `finetune`.
-
-    Examples:
-    >>> try:
-    ...     load_encoder("/no/such/run")
-    ... except FileNotFoundError as e:
-    ...     print(str(e).split(":")[0])
-    No run in /no/such/run
-    """
-    run_dir = os.fspath(run_dir)
-    path = os.path.join(run_dir, "encoder.keras")
-    if os.path.exists(path):
-        return keras.saving.load_model(path)
-    return load_run(run_dir).encoder
+    return _run(config, inputs, run_dir, resume, build, validation_map)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tests.convert.kaldi_reference import mel_banks
+from tests.layers.kaldi_reference import mel_banks
 
 
 class Attention(nn.Module):

@@ -1,10 +1,12 @@
 import csv
+import warnings
 
 import keras
 import numpy as np
 import pytest
 import soundfile as sf
 
+from keras_maskspec.data import arrays
 from keras_maskspec.data import bad_clips
 from keras_maskspec.data import pipelines
 from keras_maskspec.data import shards
@@ -54,7 +56,7 @@ def test_pretraining_shapes_and_seeded_determinism(corpus):
 
 
 def test_eval_centre_crop_matches_load_audio(corpus):
-    from keras_maskspec.data.audio import load_audio
+    from keras_maskspec.data.decode import load_audio
 
     folder, _ = corpus
     ds = pipelines.pretraining_dataset(
@@ -105,11 +107,17 @@ def test_bad_inputs_are_skipped_counted_and_reported(tmp_path, corpus,
 def test_nothing_readable_is_a_clear_error(tmp_path, bad_files):
     manifest = tmp_path / "bad.txt"
     manifest.write_text("\n".join(bad_files.values()))
-    ds = pipelines.pretraining_dataset(
-        str(manifest), sample_rate=RATE, clip_seconds=0.5, batch_size=2
-    )
-    with pytest.raises(Exception, match="No readable audio.*zero.wav"):
-        _batches(ds)
+    # Raised in Python before any `tf.data` op runs: one line, whole (inside
+    # a graph it reached the user cut to "Graph execution error:").
+    with pytest.raises(ValueError, match="No readable audio.*zero.wav") as e:
+        pipelines.pretraining_dataset(
+            str(manifest), sample_rate=RATE, clip_seconds=0.5, batch_size=2
+        )
+    assert "\n" not in str(e.value) and "Graph execution" not in str(e.value)
+    with pytest.raises(ValueError, match="No readable audio.*missing.wav"):
+        pipelines.classification_dataset(
+            str(manifest), labels=[0] * 5, sample_rate=RATE, clip_seconds=0.5
+        )
 
 
 def test_missing_folder_and_empty_manifest_fail_before_training(tmp_path):
@@ -175,7 +183,12 @@ def test_class_balanced_sampling(corpus):
     )  # fmt: skip
     y = np.concatenate([b[1] for b in _batches(ds)])
     assert y.shape == (200, 2)
-    assert 0.35 < y[:, 1].mean() < 0.65  # 1 clip in 4, drawn half the time
+    # Without replacement (the authors' sampler): 200 draws from 4 clips are
+    # 50 rounds that each take every clip once, so the class-1 clip is
+    # exactly a quarter of them (with replacement it would be about half).
+    assert y[:, 1].sum() == 50
+    for start in range(0, 200, 4):
+        assert y[start : start + 4, 1].sum() == 1
 
 
 def test_shards_as_sources(tmp_path, corpus):
@@ -241,3 +254,109 @@ def test_fit_with_bad_clip_logger_on_current_backend(tmp_path, corpus,
     # `on_epoch_end`, so counts per epoch are "at least one".
     assert "Epoch 1: " in out and "Epoch 2: " in out
     assert out.count("broken.wav") >= 2 and "0 bad clips" not in out
+
+
+def _manifest_with_bad_files(tmp_path, corpus, bad_files):
+    folder, _ = corpus
+    good = sorted(str(p) for p in folder.glob("*.wav"))
+    manifest = tmp_path / "mixed.txt"
+    manifest.write_text("\n".join(good + list(bad_files.values())))
+    return str(manifest), len(good), len(good) + len(bad_files)
+
+
+def test_pretraining_epochs_are_full_despite_bad_files(tmp_path, corpus,
+                                                       bad_files):  # fmt: skip
+    manifest, num_good, num_files = _manifest_with_bad_files(
+        tmp_path, corpus, bad_files
+    )
+    batch_size, epochs = 2, 3
+    # The training run plans epochs from the file count, bad files included.
+    steps = num_files // batch_size
+    assert steps * batch_size > num_good
+    calls = []
+
+    def train_data(epoch):
+        calls.append(epoch)
+        return pipelines.pretraining_dataset(
+            manifest, sample_rate=RATE, clip_seconds=0.25,
+            batch_size=batch_size, seed=epoch,
+        )  # fmt: skip
+
+    stream = arrays.dataset_epochs(train_data, 0, epochs, steps)
+    batches = _batches(stream)
+    assert len(batches) == epochs * steps
+    assert all(b.shape == (batch_size, 2000) for b in batches)
+    # Built lazily: traced once, not once per epoch before the first step.
+    assert len(calls) == 1
+    # Same seed, same epochs (a resumed run sees the same batches).
+    resumed = _batches(arrays.dataset_epochs(train_data, 1, epochs, steps))
+    for a, b in zip(resumed, batches[steps:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_epochs_never_run_out_of_data(tmp_path, corpus, bad_files):
+    manifest, _, num_files = _manifest_with_bad_files(
+        tmp_path, corpus, bad_files
+    )
+    batch_size = 2
+    steps = num_files // batch_size
+    labels = [0] * num_files
+
+    def train_data(epoch):
+        return pipelines.classification_dataset(
+            manifest, labels=labels, num_classes=2, sample_rate=RATE,
+            clip_seconds=0.1, batch_size=batch_size, seed=epoch,
+        )  # fmt: skip
+
+    model = keras.Sequential(
+        [keras.Input((800,)), keras.layers.Dense(2, activation="softmax")]
+    )
+    model.compile("sgd", "categorical_crossentropy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(
+            arrays.dataset_epochs(train_data, 0, 2, steps),
+            epochs=2, steps_per_epoch=steps, verbose=0, shuffle=False,
+        )  # fmt: skip
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "ran out of data" in m], messages
+    assert len(history.history["loss"]) == 2
+
+
+def test_fewer_readable_clips_than_a_batch_is_an_error(tmp_path, bad_files,
+                                                       make_audio):  # fmt: skip
+    good = make_audio("one_good.wav", rate=RATE)
+    manifest = tmp_path / "one.txt"
+    manifest.write_text("\n".join([good] + list(bad_files.values())))
+
+    def train_data(epoch):
+        return pipelines.pretraining_dataset(
+            str(manifest), sample_rate=RATE, clip_seconds=0.1, batch_size=4,
+            seed=epoch,
+        )  # fmt: skip
+
+    with pytest.raises(Exception, match="fewer readable clips than one"):
+        _batches(arrays.dataset_epochs(train_data, 0, 1, 1))
+
+
+def test_mixup_partner_is_drawn_from_the_whole_set_with_the_full_chain(corpus):
+    # Batches of one clip: an in-batch partner could only be the clip
+    # itself; the authors' MixupDataset draws it from the whole set.
+    _, manifest = corpus
+    ds = pipelines.classification_dataset(
+        manifest, num_classes=7, sample_rate=RATE, clip_seconds=0.25,
+        batch_size=1, seed=3, mixup_rate=1.0, gain_db=7, roll_samples=50,
+        extra_augment=True, container_seconds=10.0,
+    )  # fmt: skip
+    labels = np.concatenate([np.asarray(b[1]) for b in ds.take(21)])
+    np.testing.assert_allclose(labels.sum(-1), 1.0, atol=1e-6)
+    assert ((labels > 0).sum(-1) == 2).mean() > 0.6  # partner: another clip
+    assert labels.max(-1).min() >= 0.5  # lam folded to max(lam, 1 - lam)
+    again = pipelines.classification_dataset(
+        manifest, num_classes=7, sample_rate=RATE, clip_seconds=0.25,
+        batch_size=1, seed=3, mixup_rate=1.0, gain_db=7, roll_samples=50,
+        extra_augment=True, container_seconds=10.0,
+    )  # fmt: skip
+    np.testing.assert_array_equal(
+        labels, np.concatenate([np.asarray(b[1]) for b in again.take(21)])
+    )

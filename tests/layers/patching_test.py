@@ -6,7 +6,10 @@ from keras_maskspec.layers import SinCosPositionEmbedding
 from keras_maskspec.layers import patchify
 from keras_maskspec.layers import sincos_position_embedding
 from keras_maskspec.layers import unpatchify
+from tests.test_case import run_dtype_policy_test
 from tests.test_case import run_layer_test
+from tests.test_case import run_serialization_test
+from tests.test_case import run_symbolic_test
 from tests.test_case import to_numpy
 
 
@@ -71,3 +74,14 @@ def test_overlapping_patches():
     out = layer(np.zeros((1, 100, 128), "float32"))
     assert tuple(out.shape) == (1, 9, 8, 8)
     assert layer.grid_shape(100, 128) == (9, 8)
+
+
+def test_patch_embedding_serialization_symbolic_call_and_dtype():
+    layer = PatchEmbedding(8, patch_size=16, patch_stride=(10, 16))
+    run_serialization_test(layer)
+    run_symbolic_test(layer, (None, 100, 128), (None, 9, 8, 8))
+    run_dtype_policy_test(
+        lambda dtype: PatchEmbedding(8, patch_size=16, dtype=dtype),
+        np.zeros((1, 32, 128), "float32"),
+    )
+    run_serialization_test(SinCosPositionEmbedding())

@@ -5,7 +5,10 @@ from scipy.special import softmax
 
 from keras_maskspec.layers import DropPath
 from keras_maskspec.layers import TransformerBlock
+from tests.test_case import run_dtype_policy_test
 from tests.test_case import run_layer_test
+from tests.test_case import run_serialization_test
+from tests.test_case import run_symbolic_test
 from tests.test_case import to_numpy
 
 
@@ -66,3 +69,36 @@ def test_drop_path_drops_whole_examples():
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match="num_heads"):
         TransformerBlock(10, 3, 20)
+
+
+def test_serialization_symbolic_call_and_dtype_policy():
+    block = TransformerBlock(16, 2, 32, dropout=0.1, drop_path=0.1, seed=3)
+    run_serialization_test(block)
+    run_serialization_test(DropPath(0.2, seed=1))
+    run_symbolic_test(block, (None, 7, 16), (None, 7, 16))
+    run_dtype_policy_test(
+        lambda dtype: TransformerBlock(16, 2, 32, dtype=dtype),
+        np.zeros((2, 7, 16), "float32"),
+    )
+
+
+def test_random_draws_are_independent_and_repeat_with_seed():
+    x = np.ones((64, 4, 16), "float32")
+
+    def branch_masks(seed):
+        # Identity weights on the residual branches' inputs: with the
+        # branches zeroed, the output shows which examples drop-path kept.
+        block = TransformerBlock(16, 2, 32, drop_path=0.5, seed=seed)
+        block.build(x.shape)
+        for v in block.weights:
+            v.assign(np.zeros(v.shape, "float32"))
+        block.fc2.bias.assign(np.ones(16, "float32"))
+        block.proj.bias.assign(np.ones(16, "float32"))
+        out = to_numpy(block(x, training=True))[:, 0, 0]
+        return np.round(out - 1.0, 3)  # 0, 2 or 4 per example
+
+    a, b = branch_masks(5), branch_masks(5)
+    np.testing.assert_array_equal(a, b)
+    # The two drop-path draws of one call are not the same draw: some
+    # examples keep exactly one branch (value 2).
+    assert (a == 2).any()

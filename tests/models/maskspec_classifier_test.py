@@ -5,13 +5,21 @@ import pytest
 from keras_maskspec.models import MaskSpecClassifier
 from keras_maskspec.models import MaskSpecEncoder
 from keras_maskspec.models import MaskSpecPretrainer
-from keras_maskspec.training import LayerDecayAdamW
-from tests.test_case import TINY_DECODER
-from tests.test_case import TINY_ENCODER
+from keras_maskspec.models.optimizers import LayerDecayAdamW
+from keras_maskspec.models.presets import FINE_TUNING
+from tests.test_case import TEST_PRESET
 from tests.test_case import assert_config_complete
+from tests.test_case import run_dtype_policy_test
+from tests.test_case import run_fit_test
 from tests.test_case import run_model_saving_test
+from tests.test_case import run_serialization_test
+from tests.test_case import run_symbolic_test
 from tests.test_case import to_numpy
 from tests.test_case import tone_batch
+
+
+def make_encoder(**kwargs):
+    return MaskSpecEncoder.from_preset(TEST_PRESET, seed=0, **kwargs)
 
 
 def labelled(n=16, seconds=0.5, seed=0):
@@ -27,8 +35,8 @@ def labelled(n=16, seconds=0.5, seed=0):
 
 
 def test_classifier_trains_from_the_pretrained_encoder():
-    pretrainer = MaskSpecPretrainer(
-        MaskSpecEncoder(**TINY_ENCODER), **TINY_DECODER, seed=0
+    pretrainer = MaskSpecPretrainer.from_preset(
+        TEST_PRESET, encoder_kwargs={"seed": 0}, seed=0
     )
     pretrainer.compile(learning_rate=1e-3)
     pretrainer.fit(tone_batch(8, 0.5), batch_size=4, epochs=2, verbose=0)
@@ -52,7 +60,7 @@ def test_classifier_trains_from_the_pretrained_encoder():
 
 def test_multi_label_ignores_unlabelled_entries():
     model = MaskSpecClassifier(
-        MaskSpecEncoder(**TINY_ENCODER), num_classes=3, multi_label=True
+        make_encoder(), num_classes=3, multi_label=True
     )
     model.compile()
     x = tone_batch(4, 0.5)
@@ -64,7 +72,7 @@ def test_multi_label_ignores_unlabelled_entries():
 
 
 def test_layer_decay_gives_lower_rates_to_lower_blocks():
-    model = MaskSpecClassifier(MaskSpecEncoder(**TINY_ENCODER), num_classes=2)
+    model = MaskSpecClassifier(make_encoder(), num_classes=2)
     model.compile(layer_decay=0.5)
     assert isinstance(model.optimizer, LayerDecayAdamW)
     mult = model.optimizer.lr_multipliers
@@ -72,7 +80,7 @@ def test_layer_decay_gives_lower_rates_to_lower_blocks():
     assert mult[enc.transformer_layers[0].qkv.kernel.path] == 0.25
     assert mult[enc.transformer_layers[1].qkv.kernel.path] == 0.5
     assert mult[enc.patch_embedding.weights[0].path] == 0.125
-    head = model.get_layer("head").kernel
+    head = model.head.kernel
     assert mult[head.path] == 1.0
 
 
@@ -80,7 +88,7 @@ def test_layer_decay_changes_the_update_size():
     def step_sizes(decay):
         keras.utils.set_random_seed(1)
         model = MaskSpecClassifier(
-            MaskSpecEncoder(**TINY_ENCODER),
+            make_encoder(),
             num_classes=2,
             time_mask_param=0,
             freq_mask_param=0,
@@ -99,7 +107,7 @@ def test_layer_decay_changes_the_update_size():
 
 def test_patchout_and_spec_augment_only_while_training():
     model = MaskSpecClassifier(
-        MaskSpecEncoder(**TINY_ENCODER), num_classes=2, patchout=10, seed=0
+        make_encoder(), num_classes=2, patchout=10, seed=0
     )
     x = tone_batch(2, 0.5)
     a = to_numpy(model(x, training=False))
@@ -110,19 +118,89 @@ def test_patchout_and_spec_augment_only_while_training():
 
 def test_config_and_saving(tmp_path):
     model = MaskSpecClassifier(
-        MaskSpecEncoder(**TINY_ENCODER), num_classes=3, patchout=5
+        make_encoder(), num_classes=3, patchout=5
     )
     model.compile(label_smoothing=0.1)
     x = tone_batch(4, 0.5)
     model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
     assert_config_complete(model)
+    run_serialization_test(model)
     restored = run_model_saving_test(model, x, tmp_path)
     assert restored.encoder.hidden_dim == 32
 
 
 def test_bad_arguments():
-    encoder = MaskSpecEncoder(**TINY_ENCODER)
+    encoder = make_encoder()
     with pytest.raises(ValueError, match="num_classes"):
         MaskSpecClassifier(encoder, num_classes=0)
     with pytest.raises(ValueError, match="encoder"):
         MaskSpecClassifier("maskspec_tiny", num_classes=2)
+
+
+def test_from_preset_and_defaults():
+    model = MaskSpecClassifier.from_preset(TEST_PRESET, num_classes=4)
+    assert model.encoder.hidden_dim == 32
+    assert model.freq_mask_param == FINE_TUNING["freq_mask_param"]
+    assert model.time_mask_param == FINE_TUNING["time_mask_param"]
+
+
+def test_pool_and_head_give_the_models_output():
+    model = MaskSpecClassifier(make_encoder(), num_classes=3)
+    x = tone_batch(2, 0.5)
+    encoder = model.encoder
+    tokens = encoder.encode(encoder.embed(encoder.frontend(x)))
+    pooled = model.pool(tokens[:, 1:])
+    assert tuple(pooled.shape) == (2, 32)
+    np.testing.assert_allclose(
+        to_numpy(model.head(pooled)), to_numpy(model(x)), atol=1e-5
+    )
+
+
+def test_encoder_is_shared_but_not_tracked_twice():
+    model = MaskSpecClassifier(make_encoder(), num_classes=2)
+    paths = {v.path for v in model.trainable_variables}
+    assert model.encoder.final_norm.gamma.path not in paths
+    assert model.encoder.transformer_layers[0].qkv.kernel.path in paths
+
+
+def test_symbolic_call():
+    model = MaskSpecClassifier(make_encoder(), num_classes=3)
+    run_symbolic_test(model, (None, 16000), (None, 3))
+    run_symbolic_test(model, (None, None), (None, 3))
+
+
+def test_fit_step():
+    model = MaskSpecClassifier(make_encoder(), num_classes=3, patchout=4)
+    run_fit_test(model, tone_batch(4, 0.5), np.array([0, 1, 2, 0]))
+
+
+def test_mixed_bfloat16_policy():
+    run_dtype_policy_test(
+        lambda dtype: MaskSpecClassifier(
+            make_encoder(dtype=dtype), num_classes=3
+        ),
+        tone_batch(2, 0.5),
+        "float32",
+    )
+
+
+def test_augmentation_seed_streams_differ_from_the_blocks():
+    # Patchout used to take `seed + 1`: the seed of encoder block 1.
+    model = MaskSpecClassifier(
+        make_encoder(dropout=0.1), num_classes=2, patchout=4, seed=0
+    )
+    seeds = [
+        model.get_layer("spec_augment").seed,
+        model.get_layer("patchout").seed,
+        model.encoder.frontend.seed,
+        *[block.seed for block in model.encoder.transformer_layers],
+    ]
+    assert len(set(seeds)) == len(seeds)
+    x = tone_batch(2, 0.5)
+    again = MaskSpecClassifier(
+        make_encoder(dropout=0.1), num_classes=2, patchout=4, seed=0
+    )
+    again.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(model(x, training=True)), to_numpy(again(x, training=True))
+    )

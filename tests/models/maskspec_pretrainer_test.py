@@ -4,17 +4,30 @@ import pytest
 
 from keras_maskspec.models import MaskSpecEncoder
 from keras_maskspec.models import MaskSpecPretrainer
-from tests.test_case import TINY_DECODER
-from tests.test_case import TINY_ENCODER
+from keras_maskspec.models.presets import PRETRAINING
+from keras_maskspec.models.presets import get_decoder_preset
+from tests.test_case import TEST_PRESET
 from tests.test_case import assert_config_complete
 from tests.test_case import pulse_batch
+from tests.test_case import run_dtype_policy_test
+from tests.test_case import run_fit_test
 from tests.test_case import run_model_saving_test
+from tests.test_case import run_serialization_test
+from tests.test_case import run_symbolic_test
 from tests.test_case import tone_batch
 
+TEST_DECODER = get_decoder_preset(TEST_PRESET)
 
-def tiny_pretrainer(**kwargs):
-    encoder = MaskSpecEncoder(**TINY_ENCODER)
-    return MaskSpecPretrainer(encoder, **TINY_DECODER, seed=0, **kwargs)
+
+def make_encoder(**kwargs):
+    return MaskSpecEncoder.from_preset(TEST_PRESET, seed=0, **kwargs)
+
+
+def tiny_pretrainer(encoder_kwargs=None, **kwargs):
+    encoder_kwargs = {"seed": 0, **(encoder_kwargs or {})}
+    return MaskSpecPretrainer.from_preset(
+        TEST_PRESET, encoder_kwargs=encoder_kwargs, seed=0, **kwargs
+    )
 
 
 def test_default_is_the_papers_base_model():
@@ -24,7 +37,7 @@ def test_default_is_the_papers_base_model():
     assert model.decoder_hidden_dim == 512
     assert model.decoder_num_layers == 8
     assert model.decoder_num_heads == 16
-    assert model.mask_ratio == 0.75
+    assert model.mask_ratio == 0.75 == PRETRAINING["mask_ratio"]
 
 
 def test_encoder_only_sees_visible_patches():
@@ -47,9 +60,9 @@ def test_encoder_only_sees_visible_patches():
 
 
 def test_encoder_cost_does_not_grow_with_hidden_patches():
-    encoder = MaskSpecEncoder(**TINY_ENCODER)
-    low = MaskSpecPretrainer(encoder, **TINY_DECODER, mask_ratio=0.5)
-    high = MaskSpecPretrainer(encoder, **TINY_DECODER, mask_ratio=0.9)
+    encoder = make_encoder()
+    low = MaskSpecPretrainer(encoder, **TEST_DECODER, mask_ratio=0.5)
+    high = MaskSpecPretrainer(encoder, **TEST_DECODER, mask_ratio=0.9)
     assert low.masking.num_visible(496) == 248
     assert high.masking.num_visible(496) == 50
 
@@ -83,6 +96,7 @@ def test_config_and_saving(tmp_path):
     model.compile()
     model.fit(tone_batch(4, 0.5), batch_size=2, epochs=1, verbose=0)
     assert_config_complete(model)
+    run_serialization_test(model)
     restored = run_model_saving_test(model, tone_batch(2, 0.5), tmp_path)
     for a, b in zip(model.weights, restored.weights):
         np.testing.assert_allclose(
@@ -93,9 +107,9 @@ def test_config_and_saving(tmp_path):
 
 
 def test_overlapping_patches_are_refused():
-    encoder = MaskSpecEncoder(**TINY_ENCODER, patch_stride=(10, 16))
+    encoder = make_encoder(patch_stride=(10, 16))
     with pytest.raises(ValueError, match="non-overlapping"):
-        MaskSpecPretrainer(encoder, **TINY_DECODER)
+        MaskSpecPretrainer(encoder, **TEST_DECODER)
 
 
 def test_from_preset():
@@ -105,3 +119,47 @@ def test_from_preset():
     assert model.encoder.hidden_dim == 192
     assert len(model.encoder.transformer_layers) == 2
     assert model.mask_ratio == 0.8
+
+
+def test_from_test_preset():
+    model = tiny_pretrainer()
+    assert model.encoder.hidden_dim == 32
+    assert model.decoder_hidden_dim == TEST_DECODER["decoder_hidden_dim"]
+    assert model.decoder_num_layers == 1
+
+
+def test_symbolic_call():
+    run_symbolic_test(
+        tiny_pretrainer(),
+        (None, 16000),
+        {
+            "reconstruction": (None, 24, 256),
+            "target": (None, 24, 256),
+            "mask": (None, 24),
+            "spectrogram": (None, 50, 128),
+        },
+    )
+
+
+def test_fit_step():
+    run_fit_test(tiny_pretrainer(), tone_batch(4, 0.5))
+
+
+def test_mixed_bfloat16_policy():
+    run_dtype_policy_test(
+        lambda dtype: tiny_pretrainer(encoder_kwargs={"dtype": dtype}),
+        tone_batch(2, 0.5),
+        {"reconstruction": "float32", "spectrogram": "float32"},
+    )
+
+
+def test_masking_has_its_own_seed_stream():
+    model = tiny_pretrainer()
+    seeds = [model.masking.seed, model.encoder.frontend.seed]
+    seeds += [block.seed for block in model.encoder.transformer_layers]
+    assert len(set(seeds)) == len(seeds)
+    # Same seed, same masks.
+    x = tone_batch(2, 0.5)
+    a = keras.ops.convert_to_numpy(tiny_pretrainer()(x)["mask"])
+    b = keras.ops.convert_to_numpy(tiny_pretrainer()(x)["mask"])
+    np.testing.assert_array_equal(a, b)

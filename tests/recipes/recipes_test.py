@@ -8,7 +8,6 @@ import pytest
 
 from keras_maskspec import recipes
 from keras_maskspec.models import MaskSpecEncoder
-from keras_maskspec.recipes.base import SMOKE_ENCODER
 from tests.recipes import fake_layouts
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -30,13 +29,19 @@ def _script(name, argv, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
-def test_config_json_matches_registry(name):
+def test_config_json_matches_registry(name, tmp_path):
+    # The recipe class is the one source of defaults; config.json is
+    # written from it by `Recipe.write_config` and must not drift.
     path = os.path.join(REPO, "recipes", name, "config.json")
     with open(path) as f:
         on_disk = json.load(f)
     assert on_disk == json.loads(
         json.dumps(recipes.get_recipe(name).defaults())
-    )
+    ), f"regenerate with recipes.get_recipe({name!r}).write_config(...)"
+    with open(recipes.get_recipe(name).write_config(str(tmp_path))) as f:
+        written = f.read()
+    with open(path) as f:
+        assert written == f.read()
 
 
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
@@ -75,21 +80,42 @@ def test_paper_defaults_and_overrides():
         esc.resolve(epoch=3)
 
 
-def test_cli_flag_parsing():
-    from keras_maskspec.recipes import cli
+def test_script_settings_use_the_set_syntax(monkeypatch, capsys):
+    from keras_maskspec.cli import recipe as recipe_cli
 
-    recipe = recipes.get_recipe("esc50")
-    args = cli.build_parser(recipe).parse_args(
-        ["--data", "x", "--folds", "1,3", "--base-learning-rate", "5e-4",
-         "--encoder-overrides", '{"num_layers": 2}']
-    )  # fmt: skip
-    assert cli._overrides(args, recipe) == {
+    esc = recipes.get_recipe("esc50")
+    seen = {}
+
+    def finetune(data, init=None, out=None, smoke=False, **overrides):
+        seen.update(overrides)
+        return {"accuracy": 0.5}
+
+    monkeypatch.setattr(esc, "finetune", finetune)
+    with pytest.raises(SystemExit) as exit_info:
+        recipe_cli.main(
+            "esc50",
+            ["--data", "x", "--set", "folds=[1,3]",
+             "--set", "base-learning-rate=5e-4",
+             "--set", 'encoder_overrides={"num_layers": 2}'],
+        )  # fmt: skip
+    assert exit_info.value.code == 0
+    assert seen == {
         "folds": [1, 3],
         "base_learning_rate": 5e-4,
         "encoder_overrides": {"num_layers": 2},
     }
-    args = cli.build_parser(recipe).parse_args(["--data", "x", "--folds", "2"])
-    assert cli._overrides(args, recipe) == {"folds": [2]}
+    assert json.loads(capsys.readouterr().out) == {"accuracy": 0.5}
+    # One fold given as a scalar is that one fold.
+    assert esc.resolve(**{"folds": 2})[1]["folds"] == [2]
+
+
+def test_scripts_help_names_the_set_syntax(capsys):
+    from keras_maskspec.cli import recipe as recipe_cli
+
+    with pytest.raises(SystemExit):
+        recipe_cli.main("audioset", ["--help"])
+    text = capsys.readouterr().out
+    assert "--set KEY=VALUE" in text and "--pretrain" in text
 
 
 @pytest.mark.large
@@ -142,7 +168,7 @@ def test_audioset_smoke_pretrain_then_finetune(tmp_path, capsys):
     assert os.path.isfile(os.path.join(run, "encoder.keras"))
     result = _script(
         "audioset",
-        ["--data", root, "--smoke", "--init", run, "--variant", "as20k"],
+        ["--data", root, "--smoke", "--init", run, "--set", "variant=as20k"],
         capsys,
     )
     assert set(result) >= {"map", "mauc", "d_prime", "missing_clips"}
@@ -152,7 +178,7 @@ def test_audioset_smoke_pretrain_then_finetune(tmp_path, capsys):
 @pytest.mark.parametrize("method", ["linear", "knn"])
 def test_probe_on_recipe_data(tmp_path, method):
     root = fake_layouts.make_esc50(str(tmp_path))
-    encoder = MaskSpecEncoder(**SMOKE_ENCODER)
+    encoder = MaskSpecEncoder.from_preset("maskspec_test")
     result = recipes.get_recipe("esc50").evaluate(
         encoder, root, smoke=True, probe=method, folds=[1, 2]
     )
@@ -162,7 +188,7 @@ def test_probe_on_recipe_data(tmp_path, method):
 
 def test_probe_multilabel_openmic(tmp_path):
     root = fake_layouts.make_openmic2018(str(tmp_path))
-    encoder = MaskSpecEncoder(**SMOKE_ENCODER)
+    encoder = MaskSpecEncoder.from_preset("maskspec_test")
     result = recipes.get_recipe("openmic2018").evaluate(
         encoder, root, smoke=True, probe="knn"
     )

@@ -10,7 +10,8 @@ from keras_maskspec.training import NonFiniteLossError
 from keras_maskspec.training import RunCheckpoint
 from keras_maskspec.training import StopOnNonFiniteLoss
 from keras_maskspec.training import TrainingMonitor
-from keras_maskspec.training.callbacks import masked_mean_average_precision
+from keras_maskspec.training import ValidationMeanAveragePrecision
+from keras_maskspec.training import metrics
 
 
 def _dense_model():
@@ -113,26 +114,51 @@ def test_checkpoint_metadata_and_resume(tmp_path):
     assert not (tmp_path / "checkpoints/epoch-0002.weights.h5").exists()
 
 
-def test_masked_map_matches_sklearn():
-    sklearn = pytest.importorskip("sklearn.metrics")
-    rng = np.random.default_rng(0)
-    labels = (rng.random((40, 5)) < 0.4).astype("float32")
-    scores = rng.random((40, 5))
-    expected = np.mean(
-        [
-            sklearn.average_precision_score(labels[:, c], scores[:, c])
-            for c in range(5)
-        ]
+def test_map_callback_logs_exact_map():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = (rng.random((16, 2)) < 0.5).astype("float32")
+    y[0] = 1
+    y[1] = 0
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(loss="binary_crossentropy")
+    callback = ValidationMeanAveragePrecision(
+        [(x[:8], y[:8]), (x[8:], y[8:])]
     )
-    assert np.isclose(masked_mean_average_precision(labels, scores), expected)
-    labels[:10, 0] = -1
-    keep = labels[:, 0] >= 0
-    first = sklearn.average_precision_score(labels[keep, 0], scores[keep, 0])
-    others = [
-        sklearn.average_precision_score(labels[:, c], scores[:, c])
-        for c in range(1, 5)
-    ]
-    assert np.isclose(
-        masked_mean_average_precision(labels, scores),
-        np.mean([first, *others]),
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    expected = metrics.mean_average_precision(y, model.predict(x, verbose=0))
+    assert len(history.history["val_map"]) == 2
+    np.testing.assert_allclose(
+        history.history["val_map"][-1], expected, rtol=1e-5
     )
+
+
+def test_map_callback_on_arrays_skips_unlabelled_entries():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = (rng.random((16, 2)) < 0.5).astype("float32")
+    y[0], y[1] = 1, 0
+    y[2:6, 0] = -1
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(loss="binary_crossentropy")
+    callback = ValidationMeanAveragePrecision(x, y, batch_size=4)
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    scores = model.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        history.history["val_map"][-1],
+        metrics.masked_mean_average_precision(y, scores),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        history.history["val_mauc"][-1],
+        metrics.mean_auc(y, scores),
+        rtol=1e-5,
+    )
+    # No positive at all: the value is undefined, the run goes on.
+    empty = ValidationMeanAveragePrecision(x, np.zeros_like(y))
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[empty])
+    assert np.isnan(history.history["val_map"][-1])
+    with pytest.raises(ValueError, match="labels=None"):
+        ValidationMeanAveragePrecision(x)
+    with pytest.raises(ValueError, match="frequency=0"):
+        ValidationMeanAveragePrecision(x, y, frequency=0)

@@ -1,7 +1,11 @@
+import dataclasses
+import json
+
 import pytest
 
 from keras_maskspec.training import FinetuneConfig
 from keras_maskspec.training import PretrainConfig
+from keras_maskspec.training import RunConfig
 from keras_maskspec.training import load_config
 
 
@@ -54,3 +58,83 @@ def test_dtype_policy():
         PretrainConfig(mixed_precision="mixed_bfloat16").dtype_policy
         == "mixed_bfloat16"
     )
+
+
+def test_configs_share_one_base():
+    shared = {f.name for f in dataclasses.fields(RunConfig)}
+    assert len(shared) >= 20
+    for cls in (PretrainConfig, FinetuneConfig):
+        assert issubclass(cls, RunConfig)
+        assert shared <= {f.name for f in dataclasses.fields(cls)}
+    # The base validates for both kinds.
+    with pytest.raises(ValueError, match="batch_size=0"):
+        FinetuneConfig(batch_size=0)
+    with pytest.raises(ValueError, match="warmup_epochs=-1"):
+        PretrainConfig(warmup_epochs=-1)
+    with pytest.raises(TypeError):
+        FinetuneConfig(50)  # keyword arguments only
+
+
+def test_decoder_sizes_come_from_the_preset():
+    config = PretrainConfig(preset="maskspec_test")
+    assert config.decoder_hidden_dim is None
+    assert config.decoder_kwargs()["decoder_hidden_dim"] == 32
+    assert PretrainConfig().decoder_kwargs()["decoder_hidden_dim"] == 512
+    changed = config.replace(decoder_num_layers=2).decoder_kwargs()
+    assert changed["decoder_num_layers"] == 2
+    model = config.build_model()
+    assert model.encoder.hidden_dim == 32
+    assert model.decoder_hidden_dim == 32
+
+
+def test_old_config_files_still_load(tmp_path):
+    # A config.json written before the shared base (decoder sizes and
+    # every field spelled out, fields in the old order).
+    old = {
+        "kind": "PretrainConfig",
+        "preset": "maskspec_tiny",
+        "encoder_overrides": {"hidden_dim": 32},
+        "decoder_hidden_dim": 512,
+        "decoder_num_layers": 8,
+        "decoder_num_heads": 16,
+        "decoder_intermediate_dim": 2048,
+        "mask_ratio": 0.75,
+        "normalize_targets": True,
+        "sample_rate": 32000,
+        "clip_seconds": 10.0,
+        "epochs": 80,
+        "warmup_epochs": 40,
+        "batch_size": 512,
+        "steps_per_epoch": None,
+        "base_learning_rate": 0.001,
+        "learning_rate": None,
+        "min_learning_rate": 1e-06,
+        "weight_decay": 0.05,
+        "beta_1": 0.9,
+        "beta_2": 0.95,
+        "clipnorm": None,
+        "mixed_precision": None,
+        "jit_compile": "auto",
+        "steps_per_execution": 1,
+        "strategy": "auto",
+        "ema": False,
+        "ema_momentum": 0.9999,
+        "seed": 0,
+        "image_every": 5,
+        "num_images": 2,
+        "checkpoint_every": "epoch",
+        "verbose": "auto",
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    config = load_config(path)
+    assert isinstance(config, PretrainConfig)
+    assert config.decoder_hidden_dim == 512
+    new = PretrainConfig(
+        preset="maskspec_tiny", encoder_overrides={"hidden_dim": 32}
+    )
+    assert config.resolved() == new.resolved()
+    finetune = FinetuneConfig(num_classes=10).to_dict()
+    finetune["kind"] = "FinetuneConfig"
+    path.write_text(json.dumps(finetune))
+    assert load_config(path) == FinetuneConfig(num_classes=10)

@@ -3,27 +3,13 @@ import pytest
 
 from keras_maskspec.training import FinetuneConfig
 from keras_maskspec.training import PretrainConfig
-
-TINY_ENCODER = {
-    "hidden_dim": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "intermediate_dim": 32,
-}
-TINY_DECODER = {
-    "decoder_hidden_dim": 32,
-    "decoder_num_layers": 1,
-    "decoder_num_heads": 2,
-    "decoder_intermediate_dim": 32,
-}
+from keras_maskspec.training import pretrain
 
 
 def tiny_pretrain_config(**overrides):
-    """A seconds-long pre-training config (0.5 s clips, hidden 32)."""
+    """A seconds-long pre-training config (0.5 s clips, "maskspec_test")."""
     base = dict(
-        preset="maskspec_tiny",
-        encoder_overrides=TINY_ENCODER,
-        **TINY_DECODER,
+        preset="maskspec_test",
         batch_size=4,
         epochs=2,
         warmup_epochs=1,
@@ -38,8 +24,7 @@ def tiny_pretrain_config(**overrides):
 
 def tiny_finetune_config(**overrides):
     base = dict(
-        preset="maskspec_tiny",
-        encoder_overrides=TINY_ENCODER,
+        preset="maskspec_test",
         num_classes=3,
         multi_label=False,
         batch_size=4,
@@ -72,3 +57,19 @@ def pretrain_config():
 def finetune_config():
     """The `tiny_finetune_config(**overrides)` factory."""
     return tiny_finetune_config
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory):
+    """One short pre-training run with pictures, EMA and validation.
+
+    Returns `(run_dir, model, audio)`; shared by run_test and run_dir_test
+    (tests may resume the finished run, never change it).
+    """
+    run_dir = str(tmp_path_factory.mktemp("pretrain"))
+    audio = (0.1 * np.random.default_rng(0).normal(size=(8, 16000))).astype(
+        "float32"
+    )
+    config = tiny_pretrain_config(image_every=1, ema=True, ema_momentum=0.5)
+    model = pretrain(config, audio, run_dir, validation_data=audio[:4])
+    return run_dir, model, audio

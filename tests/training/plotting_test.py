@@ -1,6 +1,7 @@
 import numpy as np
 
 from keras_maskspec.training import plot_reconstruction
+from keras_maskspec.training import plot_reconstructions
 from keras_maskspec.training import reconstruction_figure
 from keras_maskspec.training.plotting import figure_to_array
 
@@ -20,6 +21,25 @@ def test_plot_reconstruction_writes_png(tmp_path):
     )
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_reconstructions_stacks_every_example(tmp_path):
+    import matplotlib.pyplot as plt
+
+    spec, mask, recon = _example()
+    path = plot_reconstructions(
+        spec,
+        mask,
+        recon,
+        32000,
+        320,
+        path=str(tmp_path / "all.png"),
+        titles=["first", "second"],
+    )
+    one = plot_reconstruction(
+        spec, mask, recon, 32000, 320, path=str(tmp_path / "one.png"), dpi=80
+    )
+    assert plt.imread(path).shape[0] == 2 * plt.imread(one).shape[0]
 
 
 def test_figure_axes_share_scale_and_units():

@@ -36,12 +36,6 @@ def main():
     from keras_maskspec.training import num_replicas
     from keras_maskspec.training import pretrain
 
-    TINY = {
-        "hidden_dim": 32,
-        "num_layers": 1,
-        "num_heads": 2,
-        "intermediate_dim": 32,
-    }
     STRATEGY = {
         "resume": "none",
         "mirrored": "mirrored",
@@ -50,12 +44,7 @@ def main():
     }[MODE]
 
     config = PretrainConfig(
-        preset="maskspec_tiny",
-        encoder_overrides=TINY,
-        decoder_hidden_dim=32,
-        decoder_num_layers=1,
-        decoder_num_heads=2,
-        decoder_intermediate_dim=32,
+        preset="maskspec_test",
         batch_size=4,
         epochs=EPOCHS,
         warmup_epochs=1,

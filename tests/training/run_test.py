@@ -7,29 +7,15 @@ import numpy as np
 import pytest
 
 from keras_maskspec.models import MaskSpecClassifier
-from keras_maskspec.models import MaskSpecEncoder
 from keras_maskspec.models import MaskSpecPretrainer
 from keras_maskspec.training import finetune
-from keras_maskspec.training import load_encoder
-from keras_maskspec.training import load_run
+from keras_maskspec.training import load_model
 from keras_maskspec.training import pretrain
 
 
 def _rows(run_dir):
     with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture(scope="module")
-def pretrained(tmp_path_factory, pretrain_config):
-    """One short pre-training run with pictures, EMA and validation."""
-    run_dir = str(tmp_path_factory.mktemp("pretrain"))
-    audio = (0.1 * np.random.default_rng(0).normal(size=(8, 16000))).astype(
-        "float32"
-    )
-    config = pretrain_config(image_every=1, ema=True, ema_momentum=0.5)
-    model = pretrain(config, audio, run_dir, validation_data=audio[:4])
-    return run_dir, model, audio
 
 
 def test_run_dir_layout(pretrained):
@@ -54,21 +40,6 @@ def test_images_reach_tensorboard(pretrained):
         for event in tf.compat.v1.train.summary_iterator(path):
             tags.update(v.tag for v in event.summary.value)
     assert "reconstruction/example_0" in tags
-
-
-def test_load_run_and_encoder(pretrained):
-    run_dir, model, audio = pretrained
-    loaded = load_run(run_dir)
-    assert isinstance(loaded, MaskSpecPretrainer)
-    encoder = load_encoder(run_dir)
-    assert isinstance(encoder, MaskSpecEncoder)
-    np.testing.assert_allclose(
-        encoder.predict(audio[:2], verbose=0),
-        model.encoder.predict(audio[:2], verbose=0),
-        atol=1e-5,
-    )
-    # EMA: the saved optimizer carries its averages.
-    assert loaded.optimizer.use_ema
 
 
 def test_finished_run_is_not_rerun(pretrained, pretrain_config):
@@ -109,7 +80,7 @@ def test_finetune_from_run_dir_with_mixup_and_balancing(
     assert classifier.encoder.drop_path_rate == 0.1
     rows = _rows(out)
     assert "val_accuracy" in rows[-1] and "accuracy" in rows[-1]
-    assert isinstance(load_run(out), MaskSpecClassifier)
+    assert isinstance(load_model(out), MaskSpecClassifier)
 
 
 def test_finetune_multilabel_partial_labels_bfloat16(

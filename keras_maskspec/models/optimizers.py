@@ -185,6 +185,7 @@ def scheduled_adamw(
     global_batch_size=256,
     warmup_steps=0,
     total_steps=None,
+    final_learning_rate=1e-6,
     **kwargs,
 ):
     """`make_adamw` on the paper's lr rule and warm-up + cosine schedule.
@@ -195,7 +196,9 @@ def scheduled_adamw(
         base_learning_rate: float. Defaults to `1e-3`.
         global_batch_size: int. Defaults to `256`.
         warmup_steps: int. Defaults to `0`.
-        total_steps: int or `None`. Cosine decay to 1e-6 when given.
+        total_steps: int or `None`. Cosine decay to `final_learning_rate`
+            when given.
+        final_learning_rate: float. The cosine floor. Defaults to `1e-6`.
         **kwargs: passed to `make_adamw` (`weight_decay`, `beta_2`,
             `lr_multipliers`, ...).
 
@@ -209,5 +212,8 @@ def scheduled_adamw(
             base_learning_rate, global_batch_size
         )
     return make_adamw(
-        warmup_cosine(learning_rate, warmup_steps, total_steps), **kwargs
+        warmup_cosine(
+            learning_rate, warmup_steps, total_steps, final_learning_rate
+        ),
+        **kwargs,
     )

@@ -20,7 +20,6 @@ from keras_maskspec.export import load_metadata
 from keras_maskspec.export import saved_model_ops
 from tests.test_case import tone_batch
 
-TINY = dict(hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64)
 CLASS_NAMES = ["dog", "rain", "siren"]
 
 # Runs in a fresh process: loads the SavedModel with plain TensorFlow, checks
@@ -93,18 +92,19 @@ def _serve_in_fresh_process(export_dir, inputs, tmp_path):
 
 @pytest.fixture(scope="module")
 def classifier():
-    encoder = MaskSpecEncoder(**TINY, seed=1)
+    encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=1)
     model = MaskSpecClassifier(encoder, num_classes=3, seed=1)
     # Non-trivial head weights, so the check is not of near-zero logits.
     rng = np.random.default_rng(0)
-    head = model.get_layer("head")
-    head.set_weights([rng.normal(size=w.shape) for w in head.get_weights()])
+    model.head.set_weights(
+        [rng.normal(size=w.shape) for w in model.head.get_weights()]
+    )
     return model
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return MaskSpecEncoder(**TINY, seed=2)
+    return MaskSpecEncoder.from_preset("maskspec_test", seed=2)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_maskspec.layers.kaldi_fbank import KaldiFbank
-from tests.convert.kaldi_reference import kaldi_fbank
+from tests.layers.kaldi_reference import kaldi_fbank
 from tests.test_case import run_layer_test
 from tests.test_case import to_numpy
 

@@ -104,22 +104,27 @@ def test_metric_errors_name_arguments():
         metrics.accuracy([0, 1], [[0.1, 0.9]])
 
 
-def test_map_callback_logs_exact_map():
-    import keras
-
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(16, 3)).astype("float32")
-    y = (rng.random((16, 2)) < 0.5).astype("float32")
-    y[0] = 1
-    y[1] = 0
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(loss="binary_crossentropy")
-    callback = metrics.MeanAveragePrecisionCallback(
-        [(x[:8], y[:8]), (x[8:], y[8:])]
+def test_masked_map_with_minus_one_matches_sklearn():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((40, 5)) < 0.4).astype("float32")
+    scores = rng.random((40, 5))
+    expected = np.mean(
+        [
+            skm.average_precision_score(labels[:, c], scores[:, c])
+            for c in range(5)
+        ]
     )
-    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
-    expected = metrics.mean_average_precision(y, model.predict(x, verbose=0))
-    assert len(history.history["val_map"]) == 2
-    np.testing.assert_allclose(
-        history.history["val_map"][-1], expected, rtol=1e-5
+    assert np.isclose(
+        metrics.masked_mean_average_precision(labels, scores), expected
+    )
+    labels[:10, 0] = -1
+    keep = labels[:, 0] >= 0
+    first = skm.average_precision_score(labels[keep, 0], scores[keep, 0])
+    others = [
+        skm.average_precision_score(labels[:, c], scores[:, c])
+        for c in range(1, 5)
+    ]
+    assert np.isclose(
+        metrics.masked_mean_average_precision(labels, scores),
+        np.mean([first, *others]),
     )

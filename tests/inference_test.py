@@ -10,15 +10,13 @@ from keras_maskspec.inference import frame_times
 from keras_maskspec.inference import inference_model
 from keras_maskspec.inference import sliding_window_inference
 from keras_maskspec.inference import window_starts
-from tests.test_case import TINY_DECODER
 from tests.test_case import tone_batch
 
-TINY = dict(hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64)
 
 
 @pytest.fixture(scope="module")
 def classifier():
-    encoder = MaskSpecEncoder(**TINY, seed=3)
+    encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=3)
     return MaskSpecClassifier(encoder, num_classes=4, multi_label=True)
 
 
@@ -35,9 +33,7 @@ def test_classifier_outputs_match_predict(classifier):
 
 
 def test_pretrainer_gives_its_encoder_outputs():
-    pretrainer = MaskSpecPretrainer(
-        MaskSpecEncoder(**TINY, seed=4), **TINY_DECODER
-    )
+    pretrainer = MaskSpecPretrainer.from_preset("maskspec_test", seed=4)
     x = tone_batch(1, 1.0)
     out = inference_model(pretrainer).predict(x, verbose=0)
     tokens = pretrainer.encoder.predict(x, verbose=0)

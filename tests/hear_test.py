@@ -14,12 +14,12 @@ from keras_maskspec import MaskSpecEncoder
 from keras_maskspec import hear
 from tests.test_case import tone_batch
 
-TINY = dict(hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64)
 
 
 @pytest.fixture(scope="module")
 def model():
-    return hear.MaskSpecHearModel(MaskSpecEncoder(**TINY, seed=7))
+    encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=7)
+    return hear.MaskSpecHearModel(encoder)
 
 
 def test_attributes(model):
@@ -77,7 +77,7 @@ def test_timestamp_embeddings_interpolate_patch_columns(model):
 
 
 def test_load_model_from_files(tmp_path):
-    encoder = MaskSpecEncoder(**TINY, seed=8)
+    encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=8)
     classifier = MaskSpecClassifier(encoder, num_classes=2)
     run_dir = tmp_path / "run"
     run_dir.mkdir()

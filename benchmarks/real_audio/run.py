@@ -1,0 +1,693 @@
+"""Does MaskSpec pre-training pay on real recordings? (issue 17)
+
+Pre-trains a MaskSpec model on the unlabelled real-audio pool built by
+`build_corpus.py` (2 s clips, 32 kHz, batch 32), keeps the encoder at
+several budgets (a learning curve, e.g. 0 / 150 / 300 / 600 steps of one
+run; step 0 is the random initialisation of the same seed), and evaluates
+each frozen encoder with a linear probe on the labelled drum task:
+leave-one-group-out over the 5 drum-kit recording groups, so every
+labelled clip is predicted once by a probe that never saw its kit.
+
+Probe: features -> `StandardScaler` -> scikit-learn
+`LogisticRegression(C=1)`. Feature sets, all from the same forward pass:
+mean-pooled patch tokens after the final LayerNorm (`mean_norm`, the
+library's usual choice), before it (`mean_prenorm`), the [CLS] token after
+the final norm (`cls_norm`), mean-pooled tokens after each block
+(`block<i>`), and a no-network baseline: per-mel-bin mean and std over time
+of the log-mel input (`logmel_stats`).
+
+Reported: accuracy and balanced accuracy per seed and budget; the
+pre-trained minus random-init difference per seed (paired: same seed, same
+initial weights) with a t interval over seeds and a bootstrap interval over
+clips (paired resampling of the 367 test predictions, seed-averaged).
+
+Every knob of the diagnosis is a `--set KEY=JSON` override (see `FULL`):
+`patch_init` ("keras": Keras' glorot-uniform on the 4-D conv kernel, i.e.
+the library's; "mae": MAE's xavier-uniform on the kernel viewed as
+`(D, 256)`), `standardize` ("passt": the library's constants -4.5 / 5;
+"per_bin": per-mel-bin mean/std of the pool via `LogMelSpectrogram.adapt`),
+`learning_rate` (null: the library's rule `1e-3 * batch / 256`),
+`warmup` ("cli": the pre-training CLI's default, 40 epochs clipped to the
+run, i.e. the whole run is warm-up; or a fraction of the run),
+`mask_ratio`, `normalize_targets`.
+
+Usage:
+    python benchmarks/real_audio/run.py --corpus /tmp/ra/corpus --out OUT
+    python benchmarks/real_audio/run.py --smoke --corpus C --out OUT  # CI
+    python benchmarks/real_audio/run.py --table OUT1 OUT2 ...  # summary
+
+The Keras backend defaults to TensorFlow (fastest at this size on CPU).
+"""
+
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_RATE = 32000
+CLASSES = ("kick", "snare", "hihat", "tom", "cymbal")
+
+
+def _load_pretraining_pays():
+    """The synthetic experiment's module (shared plotting helpers)."""
+    path = HERE.parent / "pretraining_pays" / "run.py"
+    spec = importlib.util.spec_from_file_location("pretraining_pays_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Encoder: maskspec_tiny's width (192, 3 heads, MLP 768) with 6 of its 12
+# blocks; decoder 2 blocks of width 192. maskspec_tiny with the paper's
+# decoder (8 x 512) took 12 s per batch-32 step on the shared 2-core box,
+# tiny + a 2 x 256 decoder 1.8 s, this model 1.1 s.
+FULL = {
+    "clip_seconds": 2.0,
+    "hidden_dim": 192,
+    "num_layers": 6,
+    "num_heads": 3,
+    "intermediate_dim": 768,
+    "decoder_hidden_dim": 192,
+    "decoder_num_layers": 2,
+    "decoder_num_heads": 6,
+    "decoder_intermediate_dim": 768,
+    "batch_size": 32,
+    "budgets": [0, 150, 300, 600],
+    "steps_per_epoch": 25,  # loss-curve resolution (steps)
+    "seeds": [0, 1, 2],
+    "mask_ratio": 0.75,
+    "normalize_targets": True,
+    "learning_rate": 1e-3,  # null: library rule 1e-3 * batch / 256
+    "warmup": 0.1,  # fraction of the run, or "cli"
+    "weight_decay": 0.05,
+    "patch_init": "mae",
+    "standardize": "per_bin",
+    "pool_limit": None,
+    "probe_c": 1.0,
+    "bootstrap": 2000,
+    "jit_compile": True,
+}
+
+SMOKE = {
+    **FULL,
+    "hidden_dim": 32,
+    "num_layers": 2,
+    "num_heads": 2,
+    "intermediate_dim": 64,
+    "decoder_hidden_dim": 32,
+    "decoder_num_layers": 1,
+    "decoder_num_heads": 2,
+    "decoder_intermediate_dim": 64,
+    "batch_size": 8,
+    "budgets": [0, 4],
+    "steps_per_epoch": 2,
+    "seeds": [0],
+    "pool_limit": 48,
+    "bootstrap": 200,
+    "jit_compile": False,
+}
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ----------------------------------------------------------------- data
+def read_manifest(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_clips(corpus, rows, num_samples):
+    """Reads manifest rows as a `(clips, samples)` float32 array."""
+    import soundfile
+
+    audio = np.zeros((len(rows), num_samples), "float32")
+    for i, row in enumerate(rows):
+        wav, sr = soundfile.read(corpus / row["path"], dtype="float32")
+        if sr != SAMPLE_RATE:
+            raise ValueError(
+                f"{row['path']}: expected {SAMPLE_RATE} Hz. Received: {sr}"
+            )
+        wav = wav[:num_samples]
+        audio[i, : len(wav)] = wav
+    return audio
+
+
+def load_corpus(corpus, cfg):
+    corpus = Path(corpus)
+    n = int(round(cfg["clip_seconds"] * SAMPLE_RATE))
+    pool = read_manifest(corpus / "pool.csv")
+    if cfg["pool_limit"]:
+        pool = pool[:: max(1, len(pool) // cfg["pool_limit"])]
+        pool = pool[: cfg["pool_limit"]]
+    labelled = read_manifest(corpus / "labelled_all.csv")
+    return {
+        "x_pool": load_clips(corpus, pool, n),
+        "x": load_clips(corpus, labelled, n),
+        "y": np.array([CLASSES.index(r["label"]) for r in labelled]),
+        "groups": np.array([r["group"] for r in labelled]),
+    }
+
+
+# ---------------------------------------------------------------- models
+def make_frontend(stats, seed):
+    from keras_maskspec.layers import LogMelSpectrogram
+    from keras_maskspec.models.model_base import derive_seed
+
+    # mean/std always explicit, so library default changes cannot leak in.
+    return LogMelSpectrogram(
+        mean=stats["mean"],
+        std=stats["std"],
+        seed=derive_seed(seed, "frontend"),
+        dtype="float32",
+        name="frontend",
+    )
+
+
+def frontend_stats(cfg, x_pool):
+    """`standardize="passt"`: -4.5 / 5; `"per_bin"`: pool statistics."""
+    if cfg["standardize"] == "passt":
+        return {"mean": -4.5, "std": 5.0}
+    if cfg["standardize"] != "per_bin":
+        raise ValueError(
+            f"`standardize` must be 'passt' or 'per_bin'. "
+            f"Received: standardize={cfg['standardize']!r}"
+        )
+    frontend = make_frontend({"mean": 0.0, "std": 1.0}, 0)
+    frontend.adapt([x_pool[i : i + 64] for i in range(0, len(x_pool), 64)])
+    return {"mean": list(frontend.mean), "std": list(frontend.std)}
+
+
+def init_patch_kernel(encoder, how, seed):
+    """Sets the patch-embedding kernel `(pt, pf, 1, D)` explicitly.
+
+    "keras": glorot-uniform as Keras computes it for a conv kernel
+    (fan_in = pt*pf, fan_out = pt*pf*D), the library's default;
+    "mae": MAE's `xavier_uniform_(w.view(D, -1))` (fan_in = pt*pf,
+    fan_out = D), about sqrt(D) times larger.
+    """
+    kernel = encoder.patch_embedding.projection.kernel
+    pt, pf, cin, d = kernel.shape
+    fan_in = pt * pf * cin
+    if how == "keras":
+        fan_out = pt * pf * d
+    elif how == "mae":
+        fan_out = d
+    else:
+        raise ValueError(
+            f"`patch_init` must be 'keras' or 'mae'. Received: {how!r}"
+        )
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    rng = np.random.default_rng(10_000 + seed)
+    kernel.assign(rng.uniform(-limit, limit, kernel.shape).astype("float32"))
+
+
+def build_pretrainer(cfg, stats, seed):
+    import keras
+
+    from keras_maskspec.models import MaskSpecEncoder
+    from keras_maskspec.models import MaskSpecPretrainer
+
+    keras.utils.set_random_seed(seed)
+    encoder = MaskSpecEncoder(
+        hidden_dim=cfg["hidden_dim"],
+        num_layers=cfg["num_layers"],
+        num_heads=cfg["num_heads"],
+        intermediate_dim=cfg["intermediate_dim"],
+        frontend=make_frontend(stats, seed),
+        seed=seed,
+    )
+    init_patch_kernel(encoder, cfg["patch_init"], seed)
+    return MaskSpecPretrainer(
+        encoder,
+        decoder_hidden_dim=cfg["decoder_hidden_dim"],
+        decoder_num_layers=cfg["decoder_num_layers"],
+        decoder_num_heads=cfg["decoder_num_heads"],
+        decoder_intermediate_dim=cfg["decoder_intermediate_dim"],
+        mask_ratio=cfg["mask_ratio"],
+        normalize_targets=cfg["normalize_targets"],
+        seed=seed,
+    )
+
+
+def schedule(cfg, total, pool_size):
+    """(peak lr, warm-up steps) for a run of `total` steps."""
+    from keras_maskspec.models.optimizers import scaled_learning_rate
+
+    lr = cfg["learning_rate"]
+    if lr is None:  # the library's linear scaling rule
+        lr = scaled_learning_rate(1e-3, cfg["batch_size"])
+    if cfg["warmup"] == "cli":
+        # keras_maskspec.training.run: min(warmup_epochs * steps, total - 1)
+        # with PretrainConfig's warmup_epochs=40.
+        warmup = min(40 * (pool_size // cfg["batch_size"]), total - 1)
+    else:
+        warmup = int(round(float(cfg["warmup"]) * total))
+    return float(lr), int(warmup)
+
+
+def pool_dataset(x, batch, seed):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat().batch(batch, drop_remainder=True).prefetch(2)
+
+
+def masked_loss(pretrainer, x, batch=32):
+    """Masked-patch loss of `x` (mask drawn by the model's masking seed)."""
+    from keras_maskspec.models.losses import MaskedPatchMSE
+
+    out = pretrainer.predict(x, batch_size=batch, verbose=0)
+    loss = MaskedPatchMSE(normalize_targets=pretrainer.normalize_targets)
+    return float(loss(out["target"], out["reconstruction"], out["mask"]))
+
+
+def pretrain(cfg, stats, data, seed, on_budget):
+    """Pre-trains for max(budgets) steps; calls `on_budget(step, model)`."""
+    import keras
+
+    from keras_maskspec.models.optimizers import scheduled_adamw
+    from keras_maskspec.models.presets import PRETRAINING
+
+    model = build_pretrainer(cfg, stats, seed)
+    budgets = sorted(cfg["budgets"])
+    total = budgets[-1]
+    spe = cfg["steps_per_epoch"]
+    if any(b % spe for b in budgets):
+        raise ValueError(
+            f"budgets must be multiples of steps_per_epoch={spe}. "
+            f"Received: budgets={budgets}"
+        )
+    lr, warmup = schedule(cfg, total, len(data["x_pool"]))
+    model.compile(
+        optimizer=scheduled_adamw(
+            lr,
+            warmup_steps=warmup,
+            total_steps=total,
+            weight_decay=cfg["weight_decay"],
+            beta_2=PRETRAINING["beta_2"],
+        ),
+        jit_compile=cfg["jit_compile"],
+    )
+    losses = []
+    if 0 in budgets:
+        on_budget(0, model)
+
+    class Checkpoints(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            losses.append(float(logs["loss"]))
+            step = (epoch + 1) * spe
+            if step in budgets and step > 0:
+                on_budget(step, model)
+
+    start = time.time()
+    if total:
+        model.fit(
+            pool_dataset(data["x_pool"], cfg["batch_size"], seed),
+            steps_per_epoch=spe,
+            epochs=total // spe,
+            callbacks=[Checkpoints()],
+            verbose=0,
+        )
+    return model, {
+        "loss_every": spe,
+        "losses": losses,
+        "peak_lr": lr,
+        "warmup_steps": warmup,
+        "seconds": time.time() - start,
+    }
+
+
+# ------------------------------------------------------------- features
+def encoder_features(encoder, x, batch=32):
+    """Feature sets of a frozen encoder (see the module docstring)."""
+    from keras import ops
+
+    feats = {}
+
+    def add(name, value):
+        feats.setdefault(name, []).append(ops.convert_to_numpy(value))
+
+    for i in range(0, len(x), batch):
+        spec = encoder.frontend(x[i : i + batch], training=False)
+        h = encoder.class_token(encoder.embed(spec))
+        for b, block in enumerate(encoder.transformer_layers):
+            h = block(h, training=False)
+            add(f"block{b}", ops.mean(h[:, 1:], axis=1))
+        normed = encoder.final_norm(h)
+        add("mean_prenorm", ops.mean(h[:, 1:], axis=1))
+        add("mean_norm", ops.mean(normed[:, 1:], axis=1))
+        add("cls_norm", normed[:, 0])
+    return {k: np.concatenate(v).astype("float64") for k, v in feats.items()}
+
+
+def logmel_stats(x, batch=64):
+    """No-network baseline: per-bin mean and std over time of the log-mel."""
+    from keras import ops
+
+    frontend = make_frontend({"mean": -4.5, "std": 5.0}, 0)
+    out = []
+    for i in range(0, len(x), batch):
+        s = ops.convert_to_numpy(frontend(x[i : i + batch], training=False))
+        out.append(np.concatenate([s.mean(1), s.std(1)], axis=1))
+    return np.concatenate(out).astype("float64")
+
+
+def logo_probe(feats, y, groups, c):
+    """Leave-one-group-out predictions of a standardised logistic probe."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    pred = np.zeros_like(y)
+    for g in np.unique(groups):
+        test = groups == g
+        scaler = StandardScaler().fit(feats[~test])
+        clf = LogisticRegression(C=c, max_iter=5000)
+        clf.fit(scaler.transform(feats[~test]), y[~test])
+        pred[test] = clf.predict(scaler.transform(feats[test]))
+    return pred
+
+
+def accuracy(y, pred):
+    return float(np.mean(pred == y))
+
+
+def balanced_accuracy(y, pred, num_classes=len(CLASSES)):
+    recalls = [np.mean(pred[y == k] == k) for k in range(num_classes)]
+    return float(np.mean([r for r in recalls if np.isfinite(r)]))
+
+
+# ------------------------------------------------------------ statistics
+def t_interval(values):
+    """Mean and 95 % t interval (None for fewer than two values)."""
+    from scipy import stats
+
+    values = np.asarray(values, "float64")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci95": None, "n": len(values)}
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
+    half /= np.sqrt(len(values))
+    return {"mean": mean, "ci95": [mean - half, mean + half], "n": len(values)}
+
+
+def bootstrap_difference(y, preds_a, preds_b, n_boot, seed=0):
+    """Paired clip bootstrap of mean_over_seeds(metric(a) - metric(b)).
+
+    `preds_a`/`preds_b`: lists (one per seed) of prediction vectors on the
+    same clips. Returns 95 % percentile intervals for accuracy and balanced
+    accuracy.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.stack(preds_a) == y
+    b = np.stack(preds_b) == y
+    n = len(y)
+    out = {"accuracy": [], "balanced_accuracy": []}
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        out["accuracy"].append((a[:, idx].mean() - b[:, idx].mean()))
+        yi = y[idx]
+        diffs = []
+        for s in range(len(a)):
+            rec_a = [a[s, idx][yi == k].mean() for k in np.unique(yi)]
+            rec_b = [b[s, idx][yi == k].mean() for k in np.unique(yi)]
+            diffs.append(np.mean(rec_a) - np.mean(rec_b))
+        out["balanced_accuracy"].append(np.mean(diffs))
+    return {
+        k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+        for k, v in out.items()
+    }
+
+
+def summarize(results, cfg, y):
+    """Per budget and feature set: means, paired differences, intervals."""
+    seeds = [str(s) for s in cfg["seeds"] if str(s) in results["runs"]]
+    budgets = [str(b) for b in sorted(cfg["budgets"])]
+    summary = {}
+    if not seeds:
+        return summary
+    first = results["runs"][seeds[0]]["probes"][budgets[0]]
+    for feature in first:
+        per_budget = {}
+        for b in budgets:
+            if not all(b in results["runs"][s]["probes"] for s in seeds):
+                continue
+            probes = [results["runs"][s]["probes"][b][feature] for s in seeds]
+            entry = {
+                m: t_interval([p[m] for p in probes])
+                for m in ("accuracy", "balanced_accuracy")
+            }
+            if b != "0" and "0" in budgets:
+                base = [
+                    results["runs"][s]["probes"]["0"][feature] for s in seeds
+                ]
+                entry["difference_vs_random"] = {
+                    m: t_interval(
+                        [p[m] - q[m] for p, q in zip(probes, base)]
+                    )
+                    for m in ("accuracy", "balanced_accuracy")
+                }
+                entry["difference_vs_random"]["bootstrap_ci95"] = (
+                    bootstrap_difference(
+                        y,
+                        [np.array(p["pred"]) for p in probes],
+                        [np.array(q["pred"]) for q in base],
+                        cfg["bootstrap"],
+                    )
+                )
+            per_budget[b] = entry
+        summary[feature] = per_budget
+    return summary
+
+
+# ----------------------------------------------------------------- plots
+def plot_curve(results, path, features=("mean_norm", "mean_prenorm")):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = results["summary"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, metric in zip(axes, ("accuracy", "balanced_accuracy")):
+        for feature, color in zip(features, ("tab:blue", "tab:orange")):
+            per = summary.get(feature, {})
+            steps = [int(b) for b in per]
+            means = [per[b][metric]["mean"] for b in per]
+            err = [
+                0.0
+                if per[b][metric]["ci95"] is None
+                else per[b][metric]["ci95"][1] - per[b][metric]["mean"]
+                for b in per
+            ]
+            ax.errorbar(
+                steps,
+                means,
+                yerr=err,
+                marker="o",
+                capsize=3,
+                color=color,
+                label=f"MaskSpec probe ({feature})",
+            )
+            if "0" in per:
+                ax.axhline(
+                    per["0"][metric]["mean"],
+                    color=color,
+                    ls=":",
+                    lw=1,
+                    label=f"random init ({feature})",
+                )
+        base = summary.get("logmel_stats", {}).get("0")
+        if base:
+            ax.axhline(
+                base[metric]["mean"],
+                color="k",
+                ls="--",
+                lw=1,
+                label="log-mel mean+std (no network)",
+            )
+        ax.axhline(0.2 if metric != "accuracy" else 0.0, color="w", lw=0)
+        ax.set_xlabel("pre-training steps (batch 32, 2 s clips)")
+        ax.set_ylabel(f"probe {metric.replace('_', ' ')} (LOGO, 5 kits)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    n = len(results["runs"])
+    fig.suptitle(
+        f"Linear probe on held-out drum kits vs pre-training budget "
+        f"(mean and 95% t interval over {n} seed(s))",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def table(result_dirs, features=("mean_norm", "mean_prenorm", "cls_norm")):
+    """Markdown table of several runs (diagnosis): one row per run."""
+    lines = [
+        "| run | steps | feature | acc random | acc pre-trained | "
+        "diff (t95) | bacc random | bacc pre-trained | first/last loss |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in result_dirs:
+        r = json.loads((Path(d) / "results.json").read_text())
+        s = r["summary"]
+        budgets = sorted(int(b) for b in s["mean_norm"])
+        top = str(budgets[-1])
+        seed = next(iter(r["runs"]))
+        losses = r["runs"][seed]["pretrain"]["losses"]
+        loss = f"{losses[0]:.3f}/{losses[-1]:.3f}" if losses else "-"
+        for f in features:
+            e0, e1 = s[f]["0"], s[f][top]
+            diff = e1["difference_vs_random"]["accuracy"]
+            ci = diff["ci95"]
+            ci = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+            lines.append(
+                f"| {Path(d).name} | {top} | {f} | "
+                f"{e0['accuracy']['mean']:.3f} | {e1['accuracy']['mean']:.3f}"
+                f" | {diff['mean']:+.3f}{ci} | "
+                f"{e0['balanced_accuracy']['mean']:.3f} | "
+                f"{e1['balanced_accuracy']['mean']:.3f} | {loss} |"
+            )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ main
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--corpus", default="/tmp/ra/corpus")
+    parser.add_argument("--out", help="Folder for results.")
+    parser.add_argument("--smoke", action="store_true", help="Tiny run.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="Override a config entry, e.g. --set patch_init='\"keras\"'.",
+    )
+    parser.add_argument(
+        "--table", nargs="+", metavar="DIR", help="Summarise finished runs."
+    )
+    parser.add_argument(
+        "--reconstructions",
+        action="store_true",
+        help="Also draw reconstructions of 3 drum clips (seed 0, last "
+        "budget).",
+    )
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return None
+    if not args.out:
+        parser.error("--out is required. Received: --out=None")
+    corpus = Path(args.corpus)
+    if not (corpus / "pool.csv").exists():
+        parser.error(
+            "No pool.csv in the corpus folder; build it with "
+            f"build_corpus.py. Received: --corpus={corpus}"
+        )
+    cfg = dict(SMOKE if args.smoke else FULL)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in cfg:
+            parser.error(f"Unknown config key. Received: --set {item}")
+        cfg[key] = json.loads(value)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    import keras
+
+    data = load_corpus(corpus, cfg)
+    log(
+        f"pool {len(data['x_pool'])} clips, labelled {len(data['x'])}; "
+        f"config {json.dumps(cfg)}"
+    )
+    stats = frontend_stats(cfg, data["x_pool"])
+    y, groups = data["y"], data["groups"]
+    results = {
+        "config": cfg,
+        "backend": keras.backend.backend(),
+        "classes": CLASSES,
+        "groups": sorted(set(groups.tolist())),
+        "num_pool": len(data["x_pool"]),
+        "num_labelled": len(y),
+        "y": y.tolist(),
+        "runs": {},
+    }
+
+    def probe_all(feats):
+        out_ = {}
+        for name, f in feats.items():
+            pred = logo_probe(f, y, groups, cfg["probe_c"])
+            out_[name] = {
+                "accuracy": accuracy(y, pred),
+                "balanced_accuracy": balanced_accuracy(y, pred),
+                "pred": pred.tolist(),
+            }
+        return out_
+
+    base_probe = probe_all({"logmel_stats": logmel_stats(data["x"])})
+    loss_clips = data["x_pool"][:: max(1, len(data["x_pool"]) // 256)][:256]
+
+    for seed in cfg["seeds"]:
+        run = {"probes": {}, "drum_loss": {}, "pool_loss": {}}
+        results["runs"][str(seed)] = run
+
+        def on_budget(step, model, run=run):
+            t = time.time()
+            feats = encoder_features(model.encoder, data["x"])
+            probes = probe_all(feats)
+            probes.update(base_probe)
+            run["probes"][str(step)] = probes
+            run["drum_loss"][str(step)] = masked_loss(model, data["x"])
+            run["pool_loss"][str(step)] = masked_loss(model, loss_clips)
+            p = probes["mean_norm"]
+            q = probes["mean_prenorm"]
+            log(
+                f"seed {seed} step {step}: probe mean_norm acc "
+                f"{p['accuracy']:.3f} bacc {p['balanced_accuracy']:.3f}; "
+                f"mean_prenorm acc {q['accuracy']:.3f}; cls "
+                f"{probes['cls_norm']['accuracy']:.3f}; drum loss "
+                f"{run['drum_loss'][str(step)]:.3f} ({time.time() - t:.0f} s)"
+            )
+
+        model, info = pretrain(cfg, stats, data, seed, on_budget)
+        run["pretrain"] = info
+        log(
+            f"seed {seed}: pre-trained {max(cfg['budgets'])} steps in "
+            f"{info['seconds']:.0f} s (incl. probes), lr {info['peak_lr']:g},"
+            f" warm-up {info['warmup_steps']}"
+        )
+        if args.reconstructions and seed == cfg["seeds"][0]:
+            pick = [int(np.flatnonzero(y == k)[0]) for k in (0, 1, 4)]
+            _load_pretraining_pays().plot_reconstructions(
+                model,
+                data["x"][pick],
+                [f"{CLASSES[y[i]]} ({groups[i]})" for i in pick],
+                out / "reconstructions.png",
+            )
+        results["summary"] = summarize(results, cfg, y)
+        results["seconds"] = time.time() - t0
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        plot_curve(results, out / "learning_curve.png")
+    log(f"done in {time.time() - t0:.0f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Clip-level operations: channel selection, crop or pad, sliding windows.
+
+Channel modes (`channels=`): `"mono"` (mean of all channels), `"left"`,
+`"right"` (the left channel for mono files), `"mid"` ((L + R) / 2), `"side"`
+((L - R) / 2) and `"all"` (keep `num_channels` channels, repeating the last
+one for files with fewer). `mix_channels` works on numpy arrays (the Python
+decode path), `tf_mix_channels` on tensors (graph decoders, shards).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+CHANNEL_MODES = ("mono", "left", "right", "mid", "side", "all")
+
+
+def validate_channels(channels, num_channels=2):
+    """Checks a `channels` mode and returns the output channel count or None.
+
+    Args:
+        channels: str. One of `"mono"`, `"left"`, `"right"`, `"mid"`,
+            `"side"`, `"all"`.
+        num_channels: int. Channels kept when `channels="all"`.
+
+    Returns:
+        `num_channels` for `"all"`, else `None` (a 1-D waveform).
+
+    Examples:
+
+    >>> validate_channels("mid") is None
+    True
+    >>> validate_channels("all", num_channels=2)
+    2
+    """
+    if channels not in CHANNEL_MODES:
+        raise ValueError(
+            f"`channels` must be one of {CHANNEL_MODES}. "
+            f"Received: channels={channels!r}"
+        )
+    if channels == "all":
+        if int(num_channels) < 1:
+            raise ValueError(
+                "`num_channels` must be >= 1. "
+                f"Received: num_channels={num_channels}"
+            )
+        return int(num_channels)
+    return None
+
+
+def mix_channels(audio, channels="mono", num_channels=2):
+    """Selects or mixes channels of a `(samples, channels)` numpy array.
+
+    Args:
+        audio: array of shape `(samples, channels)`.
+        channels: str. Channel mode, see the module docstring.
+        num_channels: int. Channels kept when `channels="all"`.
+
+    Returns:
+        float32 array `(samples,)`, or `(samples, num_channels)` for `"all"`.
+
+    Examples:
+
+    >>> stereo = np.array([[1.0, 0.0], [0.5, 0.5]], "float32")
+    >>> mix_channels(stereo, "side").tolist()
+    [0.5, 0.0]
+    >>> mix_channels(stereo[:, :1], "all", num_channels=2).shape
+    (2, 2)
+    """
+    validate_channels(channels, num_channels)
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    count = audio.shape[1]
+    left = audio[:, 0]
+    right = audio[:, min(1, count - 1)]
+    if channels == "mono":
+        return audio.mean(axis=1)
+    if channels == "left":
+        return left
+    if channels == "right":
+        return right
+    if channels == "mid":
+        return 0.5 * (left + right)
+    if channels == "side":
+        return 0.5 * (left - right)
+    index = np.minimum(np.arange(num_channels), count - 1)
+    return audio[:, index]
+
+
+def tf_mix_channels(audio, channels="mono", num_channels=2):
+    """`mix_channels` in TF ops, for `(samples, channels)` tensors.
+
+    Args:
+        audio: float tensor `(samples, channels)`.
+        channels: str. Channel mode, see the module docstring.
+        num_channels: int. Channels kept when `channels="all"`.
+
+    Returns:
+        float32 tensor `(samples,)`, or `(samples, num_channels)`.
+
+    Examples:
+
+    >>> stereo = tf.constant([[1.0, 0.0], [0.5, 0.5]])
+    >>> tf_mix_channels(stereo, "mid").numpy().tolist()
+    [0.5, 0.5]
+    """
+    validate_channels(channels, num_channels)
+    audio = tf.convert_to_tensor(audio, tf.float32)
+    count = tf.shape(audio)[1]
+    left = audio[:, 0]
+    right = tf.gather(audio, tf.minimum(1, count - 1), axis=1)
+    if channels == "mono":
+        return tf.reduce_mean(audio, axis=1)
+    if channels == "left":
+        return left
+    if channels == "right":
+        return right
+    if channels == "mid":
+        return 0.5 * (left + right)
+    if channels == "side":
+        return 0.5 * (left - right)
+    index = tf.minimum(tf.range(num_channels), count - 1)
+    return tf.gather(audio, index, axis=1)
+
+
+def crop_or_pad(waveform, num_samples, random=False, seed=None):
+    """Crops or zero-pads axis 0 of a tensor to `num_samples`, in graph.
+
+    Args:
+        waveform: tensor `(samples,)` or `(samples, channels)`.
+        num_samples: int. Output length.
+        random: bool. Random crop (training) instead of the centre crop
+            (evaluation). Short clips are padded at the end either way.
+            Defaults to `False`.
+        seed: optional int tensor of shape `(2,)`, the stateless seed of the
+            random crop. Defaults to `None` (unseeded).
+
+    Returns:
+        tensor `(num_samples,)` or `(num_samples, channels)`.
+
+    Examples:
+
+    >>> crop_or_pad(tf.range(10), 4).numpy().tolist()
+    [3, 4, 5, 6]
+    >>> crop_or_pad(tf.range(3), 5).numpy().tolist()
+    [0, 1, 2, 0, 0]
+    """
+    waveform = tf.convert_to_tensor(waveform)
+    length = tf.shape(waveform)[0]
+    excess = tf.maximum(length - num_samples, 0)
+    if random:
+        shape = []
+        if seed is None:
+            u = tf.random.uniform(shape)
+        else:
+            u = tf.random.stateless_uniform(shape, tf.cast(seed, tf.int64))
+        start = tf.minimum(
+            tf.cast(u * tf.cast(excess + 1, tf.float32), tf.int32), excess
+        )
+    else:
+        start = excess // 2
+    cropped = waveform[start : start + num_samples]
+    pad = num_samples - tf.shape(cropped)[0]
+    paddings = [[0, pad]] + [[0, 0]] * (waveform.shape.rank - 1)
+    cropped = tf.pad(cropped, paddings)
+    return tf.ensure_shape(cropped, [num_samples] + waveform.shape[1:])
+
+
+def sliding_windows(waveform, window_samples, hop_samples, pad_end=True):
+    """Cuts a long clip into overlapping fixed-length windows (evaluation).
+
+    Args:
+        waveform: tensor or array `(samples,)` or `(samples, channels)`.
+        window_samples: int. Window length.
+        hop_samples: int. Step between window starts.
+        pad_end: bool. Zero-pad so the last window reaches the end of the
+            clip (a clip shorter than one window gives one padded window).
+            Defaults to `True`.
+
+    Returns:
+        tensor `(num_windows, window_samples[, channels])`.
+
+    Examples:
+
+    >>> sliding_windows(np.arange(10.0), 4, 3).numpy().tolist()
+    [[0.0, 1.0, 2.0, 3.0], [3.0, 4.0, 5.0, 6.0], [6.0, 7.0, 8.0, 9.0]]
+    """
+    if int(window_samples) < 1 or int(hop_samples) < 1:
+        raise ValueError(
+            "`window_samples` and `hop_samples` must be >= 1. Received: "
+            f"window_samples={window_samples}, hop_samples={hop_samples}"
+        )
+    waveform = tf.convert_to_tensor(waveform)
+    if pad_end:
+        length = tf.shape(waveform)[0]
+        steps = tf.maximum(
+            0, -(-(length - window_samples) // hop_samples)
+        )  # ceil
+        total = steps * hop_samples + window_samples
+        paddings = [[0, total - length]] + [[0, 0]] * (waveform.shape.rank - 1)
+        waveform = tf.pad(waveform, paddings)
+    return tf.signal.frame(waveform, window_samples, hop_samples, axis=0)

@@ -1,0 +1,137 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+from keras_maskspec.data import bad_clips
+from keras_maskspec.data import decode
+from keras_maskspec.data import formats
+from keras_maskspec.data import resampling
+
+
+@pytest.mark.parametrize(
+    "name,subtype",
+    [("a.wav", "PCM_U8"), ("b.wav", "PCM_16"), ("c.wav", "PCM_24"),
+     ("d.wav", "PCM_32"), ("e.wav", "FLOAT"), ("f.flac", None),
+     ("g.ogg", None), ("h.mp3", None), ("i.aiff", None)],
+)  # fmt: skip
+def test_load_audio_formats(make_audio, sine, name, subtype):
+    path = make_audio(name, seconds=1.0, rate=44100, channels=2,
+                      subtype=subtype)  # fmt: skip
+    out = decode.load_audio(path, 32000, channels="left")
+    assert out.dtype == np.float32 and out.shape[0] in (32000, 32001)
+    # Lossy codecs add delay and ringing; compare energy, not samples.
+    left = sine(1.0, 44100, channels=2)[:, 0]
+    expected = resampling.resample(left, 44100, 32000)
+    np.testing.assert_allclose(
+        np.sqrt(np.mean(out[:32000] ** 2)),
+        np.sqrt(np.mean(expected**2)),
+        rtol=0.05,
+    )
+
+
+def test_load_audio_long_file_reads_only_a_window(tmp_path, monkeypatch):
+    # An hour of 8 kHz pcm16 as a sparse file: 57.6 MB on paper, 0 on disk.
+    path = tmp_path / "hour.wav"
+    data_size = 3600 * 8000 * 2
+    header = (
+        b"RIFF" + (36 + data_size).to_bytes(4, "little") + b"WAVEfmt "
+        + (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+        + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+        + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little")
+        + (16).to_bytes(2, "little") + b"data"
+        + data_size.to_bytes(4, "little")
+    )  # fmt: skip
+    with open(path, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + data_size)
+    frames_read = []
+    original = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        frames_read.append(frames)
+        return original(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    out = decode.load_audio(str(path), 16000, num_samples=16000,
+                           random_crop=True, seed=0)  # fmt: skip
+    assert out.shape == (16000,)
+    assert frames_read and max(frames_read) < 3 * 8000
+    # Too long for the in-graph WAV path: the probe sends it to soundfile.
+    assert formats.probe_pcm16_wav(str(path), max_frames=16000) == 0
+    assert formats.probe_pcm16_wav(str(path)) == 8000
+
+
+def test_long_window_matches_full_decode(make_audio):
+    path = make_audio("long.flac", seconds=30.0, rate=44100)
+    full = decode.load_audio(path, 32000)
+    window = decode.load_audio(path, 32000, num_samples=32000)
+    start = (full.shape[0] - 32000) // 2
+    np.testing.assert_allclose(window, full[start : start + 32000], atol=1e-3)
+
+
+def test_load_audio_errors_have_reasons(bad_files):
+    reasons = {
+        "zero": bad_clips.EMPTY,
+        "text": bad_clips.NOT_AUDIO,
+        "truncated": bad_clips.NOT_AUDIO,
+        "nan": bad_clips.NON_FINITE,
+        "missing": bad_clips.UNREADABLE,
+    }
+    for key, reason in reasons.items():
+        with pytest.raises(bad_clips.AudioReadError) as info:
+            decode.load_audio(bad_files[key], 16000)
+        assert info.value.reason == reason, key
+        assert os.path.basename(bad_files[key]) in str(info.value)
+
+
+def test_short_clip_and_silence_are_kept(make_audio):
+    short = make_audio("short.wav", data=np.full(100, 0.25, np.float32))
+    out = decode.load_audio(short, 16000, num_samples=1000)
+    assert out.shape == (1000,) and out[50] == pytest.approx(0.25, abs=1e-3)
+    assert not out[200:].any()
+    silent = make_audio("silent.flac", data=np.zeros(1600, np.float32))
+    assert not decode.load_audio(silent, 16000).any()
+
+
+@pytest.mark.parametrize("use_graph_wav", [True, False])
+def test_decoder_paths_agree(make_audio, use_graph_wav):
+    path = make_audio("x.wav", seconds=0.5, rate=44100, channels=2,
+                      subtype="PCM_16")  # fmt: skip
+    assert formats.probe_pcm16_wav(path) == 44100
+    decoder = decode.make_decoder(32000, 12000, channels="mid",
+                                  use_graph_wav=use_graph_wav)  # fmt: skip
+    out, ok = decoder(tf.constant(path), tf.constant([0, 0], tf.int64))
+    expected = decode.load_audio(path, 32000, "mid", num_samples=12000)
+    assert bool(ok)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-4)
+
+
+def test_decoder_reports_bad_files(bad_files):
+    report = bad_clips.BadClipReport()
+    decoder = decode.make_decoder(16000, 800, report=report)
+    for path in bad_files.values():
+        out, ok = decoder(tf.constant(path), tf.constant([0, 0], tf.int64))
+        assert not bool(ok) and out.shape == (800,)
+    assert report.count == len(bad_files)
+
+
+@pytest.mark.skipif(
+    not decode.tfio_available(), reason="tensorflow-io kernels do not load"
+)
+def test_tfio_path_matches_soundfile(make_audio):
+    path = make_audio("t.flac", seconds=0.5, rate=44100, channels=2)
+    decoder = decode.make_decoder(32000, 12000, use_tfio=True)
+    out, ok = decoder(tf.constant(path), tf.constant([0, 0], tf.int64))
+    expected = decode.load_audio(path, 32000, num_samples=12000)
+    assert bool(ok)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-3)
+
+
+def test_tfio_unavailable_on_this_stack_falls_back_silently(make_audio):
+    path = make_audio("u.flac", seconds=0.2, rate=16000)
+    decoder = decode.make_decoder(16000, 3200)
+    _, ok = decoder(tf.constant(path), tf.constant([0, 0], tf.int64))
+    assert bool(ok)
