@@ -33,6 +33,9 @@ setup(
         # libsndfile decodes FLAC/OGG/MP3: tensorflow-io's kernels do not load
         # on TF >= 2.18, see README "Dependencies".
         "soundfile>=0.12",
+        # The file decoders resample with libsoxr (issue 14: half the CPU of
+        # scipy's resample_poly); librosa depends on it too.
+        "soxr>=0.3",
         "click>=8.1",
         "tensorboard>=2.21",
         "matplotlib>=3.8",
@@ -51,6 +54,10 @@ setup(
             "hearvalidator==2021.0.2",
             # Request protos for the TF Serving checks; same minor as TF.
             "tensorflow-serving-api==2.21.0",
+            # Executing examples/quickstart.ipynb headless.
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
         ],
     },
     entry_points={"console_scripts": ["maskspec=keras_maskspec.cli:main"]},

@@ -1,51 +1,94 @@
 """Decode + resample + crop throughput of `keras_maskspec.data` vs librosa.
 
-Writes a few dozen 10 s, 44.1 kHz stereo WAV (16-bit) and FLAC files of the
-synthetic corpus to a temporary folder, then times on the same files:
+Writes `--num-files` synthetic 10 s clips as 44.1 kHz stereo 16-bit WAV and
+FLAC, as 32 kHz mono WAV (no resampling needed), and as shards at the model
+rate (`write_shards`, pcm16 and FLAC). Then, each reader in its own
+process pinned to one core or to two (`os.sched_setaffinity`, as `taskset
+-c 0` / `taskset -c 0,1`; TensorFlow and tf.data size their thread pools
+to the cores they see), times:
 
 - `pretraining_dataset(..., sample_rate=32000, clip_seconds=10,
-  training=False)` on one core (one tf.data thread, one TF op thread) and
-  with all cores (AUTOTUNE);
-- a plain `librosa.load(path, sr=32000)` loop (soxr_hq resampler) with a
-  centre crop to 10 s, on one core.
+  training=False)` with its defaults (AUTOTUNE parallelism);
+- a plain `librosa.load(path, sr=32000)` loop (soxr_hq) with a centre crop
+  to 10 s, on one core: the reference "per core".
 
-Prints a markdown table: clips/s, real-time factor (seconds of audio
-processed per second of wall time) and the speed-up over librosa.
+Prints a markdown table: clips/s (best of `--repeats` passes after a
+warm-up pass), CPU seconds used per wall second (1.0 = one busy core), the
+ratio to librosa on one core, and the 2-core / 1-core scaling.
 
-    python benchmarks/data_pipeline.py --num-files 24
+    python benchmarks/data_pipeline.py --num-files 64 --repeats 3
 """
 
 import argparse
+import json
 import os
-import platform
+import subprocess
+import sys
 import tempfile
 import time
 
-import numpy as np
-import soundfile as sf
+import _machine
 
 SOURCE_RATE = 44100
 MODEL_RATE = 32000
 CLIP_SECONDS = 10.0
+INPUTS = {
+    "wav44": "WAV 44.1 kHz stereo pcm16",
+    "flac44": "FLAC 44.1 kHz stereo",
+    "wav32": "WAV 32 kHz mono pcm16 (no resampling)",
+    "shards-pcm16": "shards 32 kHz mono pcm16",
+    "shards-flac": "shards 32 kHz mono FLAC",
+}
 
 
-def _make_files(folder, num_files, fmt):
+def _make_inputs(folder, num_files):
+    import numpy as np
+    import soundfile as sf
+
     from keras_maskspec.data import synthetic_clip
+    from keras_maskspec.data import write_shards
 
-    paths = []
+    paths = {"wav44": [], "flac44": [], "wav32": []}
+    for kind in paths:
+        os.makedirs(os.path.join(folder, kind))
     for i in range(num_files):
         left, _ = synthetic_clip(i, SOURCE_RATE, CLIP_SECONDS, seed=1)
         right, _ = synthetic_clip(i + 1000, SOURCE_RATE, CLIP_SECONDS, seed=1)
-        path = os.path.join(folder, fmt, f"clip_{i:03d}.{fmt}")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        sf.write(path, np.stack([left, right], 1), SOURCE_RATE, "PCM_16")
-        paths.append(path)
+        mono32, _ = synthetic_clip(i, MODEL_RATE, CLIP_SECONDS, seed=1)
+        stereo = np.stack([left, right], 1)
+        for kind, data, rate, ext in (
+            ("wav44", stereo, SOURCE_RATE, "wav"),
+            ("flac44", stereo, SOURCE_RATE, "flac"),
+            ("wav32", mono32, MODEL_RATE, "wav"),
+        ):
+            path = os.path.join(folder, kind, f"clip_{i:04d}.{ext}")
+            sf.write(path, data, rate, "PCM_16")
+            paths[kind].append(path)
+    for fmt in ("pcm16", "flac"):
+        out = os.path.join(folder, f"shards-{fmt}")
+        write_shards(
+            paths["wav44"],
+            out,
+            sample_rate=MODEL_RATE,
+            format=fmt,
+            clips_per_shard=max(1, num_files // 4),
+            verbose=0,
+        )
+        paths[f"shards-{fmt}"] = sorted(
+            os.path.join(out, p) for p in os.listdir(out) if "progress" not in p
+        )
     return paths
 
 
-def _time_pipeline(paths, one_core, repeats):
-    import tensorflow as tf
+# === Worker: one reader, pinned to the given cores ===
 
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def _run_keras(paths, repeats):
     from keras_maskspec.data import pretraining_dataset
 
     ds = pretraining_dataset(
@@ -55,93 +98,125 @@ def _time_pipeline(paths, one_core, repeats):
         batch_size=8,
         shuffle=False,
         training=False,
-        num_parallel_calls=1 if one_core else tf.data.AUTOTUNE,
     )
-    if one_core:
-        options = tf.data.Options()
-        options.threading.private_threadpool_size = 1
-        options.threading.max_intra_op_parallelism = 1
-        ds = ds.with_options(options)
-    for _ in ds:  # warm-up: tracing, file cache
-        pass
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = sum(int(batch.shape[0]) for batch in ds)
-        best = min(best, time.perf_counter() - start)
-    assert count == len(paths), count
-    return best
+
+    def one_pass():
+        return sum(int(batch.shape[0]) for batch in ds)
+
+    return one_pass
 
 
-def _time_librosa(paths, repeats):
+def _run_librosa(paths, repeats):
     import librosa
+    import numpy as np
 
     needed = int(CLIP_SECONDS * MODEL_RATE)
 
-    def run():
+    def one_pass():
         for path in paths:
             y, _ = librosa.load(path, sr=MODEL_RATE)
             excess = max(0, len(y) - needed)
             y = y[excess // 2 : excess // 2 + needed]
             if len(y) < needed:
                 y = np.pad(y, (0, needed - len(y)))
+        return len(paths)
 
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return one_pass
+
+
+def worker(args):
+    os.sched_setaffinity(0, set(range(args.cores)))
+    paths = json.loads(args.paths)
+    make = _run_librosa if args.reader == "librosa" else _run_keras
+    one_pass = make(paths, args.repeats)
+    count = one_pass()  # warm-up: tracing, file cache
+    best = None
+    for _ in range(args.repeats):
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        count = one_pass()
+        wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    print("RESULT " + json.dumps(dict(count=count, wall=best[0], cpu=best[1])))
+
+
+def _measure(reader, paths, cores, repeats):
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        reader,
+        "--cores",
+        str(cores),
+        "--repeats",
+        str(repeats),
+        "--paths",
+        json.dumps(paths),
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(f"{reader} on {cores} cores failed:\n{out.stderr}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--num-files", type=int, default=24)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--num-files", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", default=None)
+    parser.add_argument("--cores", type=int, default=1)
+    parser.add_argument("--paths", default=None)
     args = parser.parse_args()
-    # One op thread for the per-core numbers (the all-cores run gets the
-    # parallelism from tf.data's AUTOTUNE map instead).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if args.worker:
+        args.reader = args.worker
+        worker(args)
+        return
+    guard = _machine.IdleGuard()
+    cores = min(2, os.cpu_count() or 1)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for fmt in ("wav", "flac"):
-            paths = _make_files(folder, args.num_files, fmt)
-            size = sum(os.path.getsize(p) for p in paths)
-            audio_seconds = args.num_files * CLIP_SECONDS
-            times = {
-                "keras_maskspec.data, 1 core": _time_pipeline(
-                    paths, True, args.repeats
-                ),
-                f"keras_maskspec.data, {os.cpu_count()} cores": (
-                    _time_pipeline(paths, False, args.repeats)
-                ),
-                "librosa.load(sr=32000) loop, 1 core": _time_librosa(
-                    paths, args.repeats
-                ),
-            }
-            base = times["librosa.load(sr=32000) loop, 1 core"]
-            for name, seconds in times.items():
-                rows.append(
-                    f"| {fmt.upper()} | {name} | "
-                    f"{args.num_files / seconds:.1f} | "
-                    f"{audio_seconds / seconds:.0f}x | {base / seconds:.2f} |"
+        paths = _make_inputs(folder, args.num_files)
+        for kind, label in INPUTS.items():
+            results = {}
+            for reader, n in [("keras", 1), ("keras", cores)] + (
+                [("librosa", 1)] if kind in ("wav44", "flac44") else []
+            ):
+                r = _measure(reader, paths[kind], n, args.repeats)
+                r["clips_per_s"] = r["count"] / r["wall"]
+                results[(reader, n)] = r
+                line = {"input": kind, "reader": reader, "cores": n, **r}
+                print(json.dumps(line), file=sys.stderr)
+            one = results[("keras", 1)]["clips_per_s"]
+            ref = results.get(("librosa", 1), {}).get("clips_per_s")
+            for (reader, n), r in results.items():
+                name = (
+                    "librosa.load(sr=32000) loop"
+                    if reader == "librosa"
+                    else "keras_maskspec.data.pretraining_dataset"
                 )
-            mb_per_hour = size / audio_seconds * 3600 / 1e6
-            rows.append(
-                f"| {fmt.upper()} | (input size: {mb_per_hour:.0f} MB per "
-                "hour of 44.1 kHz stereo) | | | |"
-            )
+                vs = f"{r['clips_per_s'] / ref:.2f}x" if ref else "-"
+                scale = "-"
+                if reader == "keras":
+                    scale = f"{r['clips_per_s'] / one:.2f}x"
+                rows.append(
+                    f"| {label} | {name} | {n} | {r['clips_per_s']:.1f} "
+                    f"| {r['cpu'] / r['wall']:.2f} | {vs} | {scale} |"
+                )
+    if not guard.ok:
+        print(guard.refusal())
+        return
+    print(guard.header())
     print(
-        f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, {args.num_files} files of 10 s per format"
+        f"\n{args.num_files} synthetic clips of 10 s per input, best of "
+        f"{args.repeats} passes; resampled to 32 kHz mono, centre crop.\n"
     )
-    print("| format | reader | clips/s | real-time factor | vs librosa |")
-    print("|---|---|---|---|---|")
+    print(
+        "| input | reader | cores | clips/s | CPU s per wall s "
+        "| vs librosa, 1 core | vs same reader, 1 core |"
+    )
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 

@@ -11,13 +11,26 @@ Examples:
 """
 
 import importlib
+import os
+import sys
 
-from keras_maskspec import layers
-from keras_maskspec import models
-from keras_maskspec.models import MaskSpecClassifier
-from keras_maskspec.models import MaskSpecEncoder
-from keras_maskspec.models import MaskSpecPretrainer
 from keras_maskspec.version import __version__
+
+
+def _console_script():
+    # Run as the `maskspec` command, the CLI imports Keras itself (quietly,
+    # and not at all for `--help`): the console script imports this package
+    # before `keras_maskspec.cli`, so nothing heavy may load here then.
+    argv = getattr(sys, "argv", None) or [""]
+    return os.path.basename(argv[0]) in ("maskspec", "maskspec.exe")
+
+
+if not _console_script():
+    from keras_maskspec import layers
+    from keras_maskspec import models
+    from keras_maskspec.models import MaskSpecClassifier
+    from keras_maskspec.models import MaskSpecEncoder
+    from keras_maskspec.models import MaskSpecPretrainer
 
 _LAZY_MODULES = (
     "convert",
@@ -31,7 +44,14 @@ _LAZY_MODULES = (
 )
 
 
+_EAGER = ("MaskSpecClassifier", "MaskSpecEncoder", "MaskSpecPretrainer")
+
+
 def __getattr__(name):
+    if name in ("layers", "models"):
+        return importlib.import_module(f"keras_maskspec.{name}")
+    if name in _EAGER:
+        return getattr(importlib.import_module("keras_maskspec.models"), name)
     if name in _LAZY_MODULES:
         return importlib.import_module(f"keras_maskspec.{name}")
     if name == "load_model":

@@ -227,6 +227,11 @@ def _as_callable(model):
     )
 
 
+def _reads_by_window(waveform):
+    """Whether `waveform` is an `AudioFileWindows` (sliced lazily)."""
+    return hasattr(waveform, "read") and hasattr(waveform, "sample_rate")
+
+
 def sliding_window_inference(
     model,
     waveform,
@@ -246,7 +251,10 @@ def sliding_window_inference(
             (reused as is: the cheaper choice for many clips), or a
             SavedModel written by `export_saved_model` and loaded with
             `tf.saved_model.load`.
-        waveform: 1-D float array `(samples,)` at the model's sample rate.
+        waveform: 1-D float array `(samples,)` at the model's sample
+            rate, or a `keras_maskspec.data.AudioFileWindows` (a long file
+            read window by window: only `batch_size` windows are in memory
+            at once).
         window_seconds: float. Window length; use the clip length the model
             was trained on. Defaults to `10.0`.
         hop_seconds: float or `None`. Step between windows. Defaults to
@@ -270,7 +278,14 @@ def sliding_window_inference(
     ((4, 32), (32,))
     """
     fn, sample_rate, min_samples = _as_callable(model)
-    waveform = np.asarray(waveform, dtype="float32")
+    if not _reads_by_window(waveform):
+        waveform = np.asarray(waveform, dtype="float32")
+    elif waveform.sample_rate != sample_rate:
+        raise ValueError(
+            f"{waveform!r} is read at {waveform.sample_rate} Hz but the "
+            f"model expects {sample_rate} Hz. Received: "
+            f"waveform.sample_rate={waveform.sample_rate}"
+        )
     if waveform.ndim != 1:
         raise ValueError(
             "`waveform` must be 1-D (samples,). Received: "
@@ -286,7 +301,7 @@ def sliding_window_inference(
     window = max(round(window_seconds * sample_rate), min_samples)
     hop = max(round(hop_seconds * sample_rate), 1)
     if waveform.shape[0] < min_samples:
-        waveform = np.pad(waveform, (0, min_samples - waveform.shape[0]))
+        waveform = np.pad(waveform[:], (0, min_samples - waveform.shape[0]))
     window = min(window, waveform.shape[0])
     starts = window_starts(waveform.shape[0], window, hop)
     pieces = []
@@ -316,7 +331,8 @@ def clip_embeddings(model, waveform, window_seconds=10.0, times=None):
 
     Args:
         model: what `sliding_window_inference` takes.
-        waveform: 1-D float array `(samples,)` at the model's sample rate.
+        waveform: 1-D float array `(samples,)` at the model's sample rate,
+            or an `AudioFileWindows` (read window by window).
         window_seconds: float. Window length. Defaults to `10.0`.
         times: callable `count -> (count,)` centre times in seconds of the
             frame embeddings within a window, or `None` for

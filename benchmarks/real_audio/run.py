@@ -12,7 +12,7 @@ Probe: features -> `StandardScaler` -> scikit-learn
 `LogisticRegression(C=1)`. Feature sets, all from the same forward pass:
 mean-pooled patch tokens after the final LayerNorm (`mean_norm`, the
 library's usual choice), before it (`mean_prenorm`), the [CLS] token after
-the final norm (`cls_norm`), mean-pooled tokens after each block
+the final norm (`cls_norm`), mean-pooled tokens after the middle block
 (`block<i>`), and a no-network baseline: per-mel-bin mean and std over time
 of the log-mel input (`logmel_stats`).
 
@@ -49,6 +49,9 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The probes' small matrices: one BLAS thread beats two contended ones.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
@@ -342,9 +345,11 @@ def encoder_features(encoder, x, batch=32):
     for i in range(0, len(x), batch):
         spec = encoder.frontend(x[i : i + batch], training=False)
         h = encoder.class_token(encoder.embed(spec))
+        middle = len(encoder.transformer_layers) // 2 - 1
         for b, block in enumerate(encoder.transformer_layers):
             h = block(h, training=False)
-            add(f"block{b}", ops.mean(h[:, 1:], axis=1))
+            if b == middle:
+                add(f"block{b}", ops.mean(h[:, 1:], axis=1))
         normed = encoder.final_norm(h)
         add("mean_prenorm", ops.mean(h[:, 1:], axis=1))
         add("mean_norm", ops.mean(normed[:, 1:], axis=1))
@@ -366,14 +371,20 @@ def logmel_stats(x, batch=64):
 
 def logo_probe(feats, y, groups, c):
     """Leave-one-group-out predictions of a standardised logistic probe."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    # Capped at 1000 lbfgs iterations: near-collinear features of some
+    # random encoders otherwise take minutes on a loaded CPU.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     pred = np.zeros_like(y)
     for g in np.unique(groups):
         test = groups == g
         scaler = StandardScaler().fit(feats[~test])
-        clf = LogisticRegression(C=c, max_iter=5000)
+        clf = LogisticRegression(C=c, max_iter=1000)
         clf.fit(scaler.transform(feats[~test]), y[~test])
         pred[test] = clf.predict(scaler.transform(feats[test]))
     return pred
@@ -432,17 +443,19 @@ def bootstrap_difference(y, preds_a, preds_b, n_boot, seed=0):
 
 def summarize(results, cfg, y):
     """Per budget and feature set: means, paired differences, intervals."""
-    seeds = [str(s) for s in cfg["seeds"] if str(s) in results["runs"]]
-    budgets = [str(b) for b in sorted(cfg["budgets"])]
+    all_seeds = [str(s) for s in cfg["seeds"] if str(s) in results["runs"]]
+    budgets = sorted(
+        {b for s in all_seeds for b in results["runs"][s]["probes"]}, key=int
+    )
     summary = {}
-    if not seeds:
+    if not all_seeds:
         return summary
-    first = results["runs"][seeds[0]]["probes"][budgets[0]]
+    first = results["runs"][all_seeds[0]]["probes"][budgets[0]]
     for feature in first:
         per_budget = {}
         for b in budgets:
-            if not all(b in results["runs"][s]["probes"] for s in seeds):
-                continue
+            # Seeds that reached this budget (merged runs may differ).
+            seeds = [s for s in all_seeds if b in results["runs"][s]["probes"]]
             probes = [results["runs"][s]["probes"][b][feature] for s in seeds]
             entry = {
                 m: t_interval([p[m] for p in probes])
@@ -453,9 +466,7 @@ def summarize(results, cfg, y):
                     results["runs"][s]["probes"]["0"][feature] for s in seeds
                 ]
                 entry["difference_vs_random"] = {
-                    m: t_interval(
-                        [p[m] - q[m] for p, q in zip(probes, base)]
-                    )
+                    m: t_interval([p[m] - q[m] for p, q in zip(probes, base)])
                     for m in ("accuracy", "balanced_accuracy")
                 }
                 entry["difference_vs_random"]["bootstrap_ci95"] = (
@@ -563,6 +574,53 @@ def table(result_dirs, features=("mean_norm", "mean_prenorm", "cls_norm")):
     return "\n".join(lines)
 
 
+def merge(result_dirs, out):
+    """One results.json from runs that differ only in their seeds."""
+    parts = [
+        json.loads((Path(d) / "results.json").read_text()) for d in result_dirs
+    ]
+    results = dict(parts[0])
+    cfg = dict(results["config"])
+    free = ("seeds", "budgets")  # may differ; the schedule's total may not
+    for p in parts[1:]:
+        other = {k: v for k, v in p["config"].items() if k not in free}
+        same_total = max(p["config"]["budgets"]) == max(cfg["budgets"])
+        if not same_total or other != {
+            k: v for k, v in cfg.items() if k not in free
+        }:
+            raise ValueError(
+                f"Runs differ in more than their seeds. Received: {result_dirs}"
+            )
+    results["runs"] = {k: v for p in parts for k, v in p["runs"].items()}
+    cfg["seeds"] = sorted(int(s) for s in results["runs"])
+    cfg["budgets"] = sorted(
+        {int(b) for p in parts for b in p["config"]["budgets"]}
+    )
+    results["config"] = cfg
+    results["merged_from"] = [str(d) for d in result_dirs]
+    results["seconds"] = [p.get("seconds") for p in parts]
+    results["summary"] = summarize(results, cfg, np.array(results["y"]))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    plot_curve(results, out / "learning_curve.png")
+    return results
+
+
+def draw_reconstructions(model, data, path):
+    """Kick, snare and cymbal of the held-out forzee kit (never in the pool)."""
+    y, groups = data["y"], data["groups"]
+    pick = [
+        int(np.flatnonzero((y == k) & (groups == "forzee"))[0])
+        for k in (0, 1, 4)
+    ]
+    _load_pretraining_pays().plot_reconstructions(
+        model,
+        data["x"][pick],
+        [f"{CLASSES[y[i]]} ({groups[i]})" for i in pick],
+        path,
+    )
+
+
 # ------------------------------------------------------------------ main
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -583,15 +641,29 @@ def main(argv=None):
         "--table", nargs="+", metavar="DIR", help="Summarise finished runs."
     )
     parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="DIR",
+        help="Merge runs of one config with different seeds (run in "
+        "parallel) into --out: results.json and learning_curve.png.",
+    )
+    parser.add_argument(
         "--reconstructions",
         action="store_true",
-        help="Also draw reconstructions of 3 drum clips (seed 0, last "
-        "budget).",
+        help="Also draw reconstructions of 3 drum clips (seed 0, last budget).",
+    )
+    parser.add_argument(
+        "--from-weights",
+        metavar="H5",
+        help="Only draw reconstructions.png (3 drum clips) from saved "
+        "pretrainer weights of a run with the same --set options.",
     )
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.table))
         return None
+    if args.merge:
+        return merge(args.merge, Path(args.out))
     if not args.out:
         parser.error("--out is required. Received: --out=None")
     corpus = Path(args.corpus)
@@ -605,7 +677,10 @@ def main(argv=None):
         key, _, value = item.partition("=")
         if key not in cfg:
             parser.error(f"Unknown config key. Received: --set {item}")
-        cfg[key] = json.loads(value)
+        try:
+            cfg[key] = json.loads(value)
+        except json.JSONDecodeError:  # a bare word: a string
+            cfg[key] = value
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -619,6 +694,11 @@ def main(argv=None):
     )
     stats = frontend_stats(cfg, data["x_pool"])
     y, groups = data["y"], data["groups"]
+    if args.from_weights:
+        model = build_pretrainer(cfg, stats, cfg["seeds"][0])
+        model.load_weights(args.from_weights)
+        draw_reconstructions(model, data, out / "reconstructions.png")
+        return None
     results = {
         "config": cfg,
         "backend": keras.backend.backend(),
@@ -654,6 +734,10 @@ def main(argv=None):
             probes = probe_all(feats)
             probes.update(base_probe)
             run["probes"][str(step)] = probes
+            if not args.smoke:  # the encoder at this budget (+ decoder)
+                model.save_weights(
+                    out / f"pretrainer_seed{seed}_step{step}.weights.h5"
+                )
             run["drum_loss"][str(step)] = masked_loss(model, data["x"])
             run["pool_loss"][str(step)] = masked_loss(model, loss_clips)
             p = probes["mean_norm"]
@@ -674,13 +758,7 @@ def main(argv=None):
             f" warm-up {info['warmup_steps']}"
         )
         if args.reconstructions and seed == cfg["seeds"][0]:
-            pick = [int(np.flatnonzero(y == k)[0]) for k in (0, 1, 4)]
-            _load_pretraining_pays().plot_reconstructions(
-                model,
-                data["x"][pick],
-                [f"{CLASSES[y[i]]} ({groups[i]})" for i in pick],
-                out / "reconstructions.png",
-            )
+            draw_reconstructions(model, data, out / "reconstructions.png")
         results["summary"] = summarize(results, cfg, y)
         results["seconds"] = time.time() - t0
         (out / "results.json").write_text(json.dumps(results, indent=1))

@@ -149,17 +149,79 @@ def audio_files(paths):
 
 
 def load_clips(files, sample_rate, label):
-    """Yields `(path, waveform)`, warning about (and skipping) bad files."""
+    """Yields `(path, waveform)`, warning about (and skipping) bad files.
+
+    `waveform` is an `AudioFileWindows`: a long file is read window by
+    window as inference slices it, never whole.
+    """
+    from keras_maskspec.data import AudioFileWindows
     from keras_maskspec.data import AudioReadError
-    from keras_maskspec.data import load_audio
 
     skipped = []
     with progress(files, label) as bar:
         for path in bar:
             try:
-                yield path, load_audio(path, sample_rate=sample_rate)
+                yield path, AudioFileWindows(path, sample_rate=sample_rate)
             except AudioReadError as exc:
                 skipped.append(path)
                 err(f"\nSkipped {path}: {one_line(exc)}")
     if skipped and len(skipped) == len(files):
         raise click.ClickException("no readable audio file.")
+
+
+def device_summary():
+    """The devices the Keras backend computes on, in a few words."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            devices = jax.devices()
+            kind = devices[0].platform.upper()
+            return f"{len(devices)} {kind}" if len(devices) > 1 else kind
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU ({torch.cuda.get_device_name(0)})"
+            return f"CPU ({os.cpu_count()} cores)"
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return f"{len(gpus)} GPU"
+    except Exception:  # a banner never stops a run
+        pass
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def banner(command, preset, data, out):
+    """Our one start-up line: backend, device, preset, data, run folder."""
+    import keras
+
+    err(
+        f"maskspec {command} | backend {keras.backend.backend()} | device "
+        f"{device_summary()} | preset {preset} | data {data} | run {out}"
+    )
+
+
+def human_size(num_bytes):
+    """`1536` -> `'1.5 KB'`."""
+    size = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def print_run_sizes(run_dir):
+    """Prints the size of each artefact of a run folder and the total."""
+    from keras_maskspec.training.run_dir import artefact_sizes
+
+    sizes = artefact_sizes(run_dir)
+    total = sum(size for _, size in sizes)
+    parts = ", ".join(f"{name} {human_size(size)}" for name, size in sizes)
+    err(f"Run folder {run_dir}: {human_size(total)} ({parts})")

@@ -5,6 +5,7 @@ import os
 
 import click
 
+from keras_maskspec.cli._common import banner
 from keras_maskspec.cli._common import err
 from keras_maskspec.cli._common import get_recipe
 from keras_maskspec.cli.overrides import parse_overrides
@@ -38,8 +39,17 @@ from keras_maskspec.cli.overrides import set_option
 )
 def finetune(recipe, data, init, out, smoke, sets):
     """Fine-tune with a recipe's protocol (the paper's settings)."""
-    metrics = get_recipe(recipe).finetune(
-        data, init=init, out=out, smoke=smoke, **parse_overrides(sets)
+    chosen = get_recipe(recipe)
+    overrides = parse_overrides(sets)
+    config, _ = chosen.resolve(smoke=smoke, **overrides)
+    banner(
+        "finetune",
+        config.preset,
+        f"{recipe} from {data}",
+        out or "a temporary folder",
+    )
+    metrics = chosen.finetune(
+        data, init=init, out=out, smoke=smoke, **overrides
     )
     click.echo(json.dumps(metrics, indent=2, sort_keys=True))
     if out:

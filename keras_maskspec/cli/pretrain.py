@@ -5,17 +5,25 @@ import os
 
 import click
 
+from keras_maskspec.cli._common import banner
 from keras_maskspec.cli._common import err
 from keras_maskspec.cli._common import one_line
+from keras_maskspec.cli._common import print_run_sizes
 from keras_maskspec.cli.overrides import parse_overrides
 from keras_maskspec.cli.overrides import set_option
 
-# The built-in corpus `maskspec pretrain` uses without --data: small enough
-# for one epoch of the tiny preset in a couple of minutes on 2 CPU cores.
-DEMO_NUM_CLIPS = 64
+# The demo `maskspec pretrain` runs without --data: the test-sized model on
+# the built-in corpus, 64 steps (4 passes, a new random mask each time) at a
+# demo learning rate, so that one epoch shows the loss falling (1.2 -> 0.8)
+# in about a minute on 2 CPU cores, most of it start-up and graph building.
+DEMO_NUM_CLIPS = 256
 DEMO_CLIP_SECONDS = 2.0
+DEMO_PRESET = "maskspec_test"
+DEMO_STEPS = 64
+DEMO_LEARNING_RATE = 2e-3
+DEMO_WARMUP_EPOCHS = 0.1
 DEFAULT_BATCH_SIZE = 16
-PRESETS = ("maskspec_tiny", "maskspec_small", "maskspec_base")
+PRESETS = ("maskspec_test", "maskspec_tiny", "maskspec_small", "maskspec_base")
 
 
 @click.command()
@@ -31,7 +39,8 @@ PRESETS = ("maskspec_tiny", "maskspec_small", "maskspec_base")
     "--preset",
     type=click.Choice(PRESETS),
     default=None,
-    help="Encoder size.  [default: maskspec_tiny]",
+    help=f"Model size.  [default: {DEMO_PRESET} on the built-in corpus, "
+    "else maskspec_tiny]",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="[default: 80]")
 @click.option(
@@ -64,7 +73,9 @@ PRESETS = ("maskspec_tiny", "maskspec_small", "maskspec_base")
     show_default=True,
     type=click.Path(file_okay=False),
     help="Run folder: config.json, checkpoints/, metrics.csv, logs/, "
-    "model.keras, encoder.keras.",
+    "model.keras, encoder.keras. If it holds a run, that run continues (a "
+    "larger --epochs extends a finished one); a folder with other files is "
+    "refused.",
 )
 @click.option(
     "--strategy",
@@ -79,8 +90,32 @@ PRESETS = ("maskspec_tiny", "maskspec_small", "maskspec_base")
 @click.option(
     "--resume",
     is_flag=True,
-    help="Continue the run already in --out (otherwise an existing run is "
-    "an error).",
+    hidden=True,
+    help="Accepted for compatibility: a run in --out always continues.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start over: move the run in --out aside to <out>.old-<time> "
+    "(nothing is deleted).",
+)
+@click.option(
+    "--keep-checkpoints",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Newest checkpoints kept in --out/checkpoints.",
+)
+@click.option(
+    "--keep-checkpoint-every",
+    type=click.IntRange(min=1),
+    help="Also keep (pin) every K-th epoch's checkpoint.",
+)
+@click.option(
+    "--save-optimizer",
+    is_flag=True,
+    help="Keep the optimizer state in the final model.keras (the "
+    "checkpoints always have it).",
 )
 @click.option(
     "--config",
@@ -105,6 +140,10 @@ def pretrain(
     strategy,
     mixed_precision,
     resume,
+    restart,
+    keep_checkpoints,
+    keep_checkpoint_every,
+    save_optimizer,
     config_path,
     sets,
     seed,
@@ -118,6 +157,7 @@ def pretrain(
     run; `maskspec show --out x.png RUN_DIR` draws what the model
     reconstructs.
     """
+    from keras_maskspec.training import run_dir as run_dir_lib
     from keras_maskspec.training.config import PretrainConfig
 
     overrides = parse_overrides(sets)
@@ -127,10 +167,18 @@ def pretrain(
         config = PretrainConfig(
             preset="maskspec_tiny",
             batch_size=DEFAULT_BATCH_SIZE,
-            clip_seconds=DEMO_CLIP_SECONDS if not data else 10.0,
-            # XLA compilation of the 20-block graph outlasts a demo epoch.
-            jit_compile="auto" if data else False,
+            clip_seconds=10.0,
         )
+        if not data:
+            config = config.replace(
+                preset=DEMO_PRESET,
+                clip_seconds=DEMO_CLIP_SECONDS,
+                steps_per_epoch=DEMO_STEPS,
+                learning_rate=DEMO_LEARNING_RATE,
+                warmup_epochs=DEMO_WARMUP_EPOCHS,
+                # XLA compilation outlasts the demo's few steps.
+                jit_compile=False,
+            )
     flags = {
         "preset": preset,
         "epochs": epochs,
@@ -140,16 +188,19 @@ def pretrain(
         "strategy": strategy,
         "mixed_precision": mixed_precision,
         "seed": seed,
+        "checkpoint_every": keep_checkpoint_every,
     }
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = config.replace(**overrides)
-    if os.path.isfile(os.path.join(out, "config.json")) and not resume:
-        raise click.UsageError(
-            f"{out} already holds a run: pass --resume to continue it, or "
-            "choose another --out."
-        )
+    # Refuse a folder of the user's own files before any work; a run
+    # there continues (or, with --restart, is moved aside first).
+    run_dir_lib.check_run_dir(out)
+    if restart and run_dir_lib.is_run_dir(out):
+        err(f"Moved the previous run to {run_dir_lib.move_aside(out)}")
+    done = run_dir_lib.finished_epochs(out)
 
     if data:
+        from keras_maskspec.data import BadClipReport
         from keras_maskspec.data import pretraining_dataset
         from keras_maskspec.data import resolve_sources
 
@@ -169,6 +220,10 @@ def pretrain(
                 steps_per_epoch=len(files) // config.batch_size
             )
 
+        # One report for every epoch's pipeline: the run prints it after
+        # each epoch and keeps `bad_clips.csv` in the run folder.
+        report = BadClipReport()
+
         def train_data(epoch):
             return pretraining_dataset(
                 list(data),
@@ -177,9 +232,12 @@ def pretrain(
                 batch_size=config.batch_size,
                 seed=config.seed + epoch,
                 training=True,
+                report=report,
             )
 
-        err(f"Pre-training on {len(files)} {kind} from {', '.join(data)}")
+        train_data.bad_clip_report = report
+
+        described = f"{len(files)} {kind} from {', '.join(data)}"
     else:
         from keras_maskspec.data import synthetic_corpus
 
@@ -189,19 +247,48 @@ def pretrain(
             clip_seconds=config.clip_seconds,
             seed=config.seed,
         )
-        err(
-            f"Pre-training on the built-in synthetic corpus: {num_clips} "
-            f"clips of {config.clip_seconds:g} s at {config.sample_rate} Hz"
+        described = (
+            f"built-in synthetic corpus: {num_clips} clips of "
+            f"{config.clip_seconds:g} s at {config.sample_rate} Hz"
         )
+    banner("pretrain", config.preset, described, out)
+    state = f"continuing after epoch {done}" if done else "new run"
     err(
-        f"Model {config.preset}, {config.epochs} epoch(s), batch "
-        f"{config.batch_size}, run folder {out}"
+        f"{config.epochs} epoch(s), batch {config.batch_size}, {state} in {out}"
     )
     from keras_maskspec.training import pretrain as run_pretrain
 
-    run_pretrain(config, train_data, out, resume=True)
+    model = run_pretrain(
+        config,
+        train_data,
+        out,
+        keep_checkpoints=keep_checkpoints,
+        save_optimizer=save_optimizer,
+    )
+    examples = files[:3] if data and kind == "files" else ()
+    pictures = _draw_pictures(model, out, examples, config.clip_seconds)
+    print_run_sizes(out)
     click.echo(f"Done. Encoder: {os.path.join(out, 'encoder.keras')}")
-    click.echo(f"Next: maskspec show {out} --out reconstruction.png")
+    for path in pictures:
+        click.echo(f"Picture: {path}")
+
+
+def _draw_pictures(model, out, files, clip_seconds):
+    """`reconstruction.png` (the first audio files of --data, or 3
+    synthetic clips the demo did not train on) and `loss.png` in the run
+    folder; their paths."""
+    from keras_maskspec.cli.show import example_clips
+    from keras_maskspec.training.plotting import plot_loss
+    from keras_maskspec.training.plotting import plot_model_reconstructions
+
+    clips, titles = example_clips(
+        files, 3, model.encoder.sample_rate, clip_seconds
+    )
+    paths = [os.path.join(out, "reconstruction.png")]
+    plot_model_reconstructions(model, clips, paths[0], titles=titles)
+    if os.path.isfile(os.path.join(out, "steps.csv")):
+        paths.append(plot_loss(out, path=os.path.join(out, "loss.png")))
+    return paths
 
 
 def _read_config(cls, path):

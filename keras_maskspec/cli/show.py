@@ -32,17 +32,27 @@ from keras_maskspec.cli.pretrain import DEMO_CLIP_SECONDS
     type=click.FloatRange(min=0.1),
     help="[default: the run's clip length]",
 )
-def show(run_dir, out, data, num_clips, clip_seconds):
+@click.option(
+    "--view",
+    type=click.Choice(["denormalised", "raw"]),
+    default="denormalised",
+    show_default=True,
+    help="denormalised: each predicted patch rescaled with the true "
+    "patch's mean and spread (MAE's pictures); raw: the model's output as "
+    "it is, beside the per-patch normalised target.",
+)
+def show(run_dir, out, data, num_clips, clip_seconds, view):
     """Draw what a pre-trained model reconstructs, as a PNG panel.
 
     For each clip: the log-mel input, what the encoder sees (hidden patches
     grey), the reconstruction, and the input with the hidden patches
-    filled in from the reconstruction.
+    filled in from the reconstruction. A note on the picture says what
+    comes from the input and what from the model (with normalised targets
+    the default view borrows every patch's mean and spread from the input;
+    --view raw shows the prediction alone).
     """
-    import numpy as np
-
     from keras_maskspec.models import MaskSpecPretrainer
-    from keras_maskspec.training.plotting import plot_reconstructions
+    from keras_maskspec.training.plotting import plot_model_reconstructions
     from keras_maskspec.training.run_dir import load_model
 
     model = load_model(run_dir)
@@ -54,39 +64,48 @@ def show(run_dir, out, data, num_clips, clip_seconds):
     encoder = model.encoder
     if clip_seconds is None:
         clip_seconds = _run_clip_seconds(run_dir)
-    samples = round(clip_seconds * encoder.sample_rate)
+    clips, titles = example_clips(
+        data, num_clips, encoder.sample_rate, clip_seconds
+    )
+    plot_model_reconstructions(model, clips, out, titles=titles, view=view)
+    click.echo(f"Wrote {out} ({len(clips)} clips, {view} view)")
+
+
+def example_clips(data, num_clips, sample_rate, clip_seconds):
+    """Clips to draw: the first audio files of `data`, or (without data)
+    synthetic clips the demo run never trained on (seed 12345).
+
+    Returns:
+        `(clips, titles)`: an array `(num_clips, samples)` and one title
+        per clip.
+
+    Examples:
+    >>> clips, titles = example_clips((), 2, 16000, 0.5)
+    >>> clips.shape, titles[1]
+    ((2, 8000), 'held-out synthetic clip 1: chord')
+    """
+    import numpy as np
+
+    samples = round(clip_seconds * sample_rate)
     if data:
         from keras_maskspec.data import load_audio
 
         files = audio_files(data)[:num_clips]
         clips = np.stack(
             [
-                load_audio(
-                    p, sample_rate=encoder.sample_rate, num_samples=samples
-                )
+                load_audio(p, sample_rate=sample_rate, num_samples=samples)
                 for p in files
             ]
         )
-        titles = [os.path.basename(p) for p in files]
-    else:
-        from keras_maskspec.data import synthetic_corpus
+        return clips, [os.path.basename(p) for p in files]
+    from keras_maskspec.data import synthetic_corpus
 
-        clips, labels, class_names = synthetic_corpus(
-            num_clips, encoder.sample_rate, clip_seconds, seed=12345
-        )
-        titles = [f"synthetic clip {i}: {class_names[y]}" for i, y in
-                  enumerate(labels)]  # fmt: skip
-    spec, mask, recon = model.reconstruct(clips)
-    plot_reconstructions(
-        spec,
-        mask,
-        recon,
-        encoder.sample_rate,
-        encoder.frontend.hop_length,
-        path=out,
-        titles=titles,
+    clips, labels, class_names = synthetic_corpus(
+        num_clips, sample_rate, clip_seconds, seed=12345
     )
-    click.echo(f"Wrote {out} ({len(clips)} clips)")
+    titles = [f"held-out synthetic clip {i}: {class_names[y]}" for i, y in
+              enumerate(labels)]  # fmt: skip
+    return clips, titles
 
 
 def _run_clip_seconds(run_dir):

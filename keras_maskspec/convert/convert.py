@@ -32,6 +32,7 @@ from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 from keras_maskspec.models.maskspec_pretrainer import MaskSpecPretrainer
 from keras_maskspec.models.presets import PRESETS
+from keras_maskspec.utils.frame_stats import load_frame_statistics
 
 logger = logging.getLogger("keras_maskspec.convert")
 
@@ -117,8 +118,10 @@ def convert_checkpoint(
     - a `MaskSpecPretrainer` for a pre-training checkpoint whose decoder
       this package can express (MaskSpec's plain ViT decoder);
     - a `MaskSpecEncoder` for a pre-training checkpoint without such a
-      decoder (Audio-MAE's local-window Swin decoder is dropped, with a
-      logged warning, as it has no Keras counterpart here), or with
+      decoder (Audio-MAE's Swin-V2 decoder is dropped, with a logged
+      warning: its cosine attention, relative-position MLP and post-norm
+      blocks are not `decoder_attention="local"`'s pre-norm windowed ViT
+      blocks, which share only its windows and shifts), or with
       `encoder_only=True`;
     - a `MaskSpecClassifier` (logits; mean pooling + `fc_norm` + `head`)
       for a fine-tuned checkpoint. Its encoder's `final_norm` is not in
@@ -145,7 +148,9 @@ def convert_checkpoint(
         decoder_num_heads: int or `None`. Same for the decoder (`None`: 16
             for the 512-wide MAE decoder).
         frame_stats: `None`, a path to MaskSpec's `mean_std_128.npy`
-            (`audioset/mean_std_128.npy` in their repository) or a dict with
+            (`audioset/mean_std_128.npy` in their repository, read without
+            executing its pickle), `"audioset"` (that table, bundled), a
+            `frame_stats.npz`/JSON file, or a dict with
             `"frame_mean"` and `"frame_std"` (128 values each). MaskSpec
             normalises each mel bin with these after `(x + 4.5) / 5`; they
             are not in the checkpoint. Without them the converted MaskSpec
@@ -263,7 +268,9 @@ def _frontend(source, arch, frame_stats, time_patches):
         )
         return LogMelSpectrogram(dtype="float32")
     if not isinstance(frame_stats, dict):
-        frame_stats = np.load(frame_stats, allow_pickle=True).item()
+        # The authors' file is a pickled dict: read it without running code.
+        mean, std = load_frame_statistics(frame_stats)
+        frame_stats = {"frame_mean": mean, "frame_std": std}
     mean = np.asarray(frame_stats["frame_mean"], "float64").reshape(-1)
     std = np.asarray(frame_stats["frame_std"], "float64").reshape(-1)
     if mean.shape != (NUM_MEL_BINS,) or std.shape != (NUM_MEL_BINS,):
@@ -432,7 +439,9 @@ class _Plan:
         if not keys or set(keys) != plain:
             return (
                 "its decoder blocks are not plain ViT blocks (Audio-MAE's "
-                "local-window Swin decoder has no Keras counterpart here)"
+                "Swin-V2 decoder blocks: cosine attention, relative-position "
+                "MLP, post-norm; MaskSpecPretrainer(decoder_attention="
+                "'local') has its windows but not these blocks)"
             )
         table = self.state.get("decoder_pos_embed")
         if table is None or table.shape[1] != 1 + self.grid[0] * self.grid[1]:

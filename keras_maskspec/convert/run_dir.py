@@ -7,10 +7,43 @@ from keras_maskspec.convert.checkpoint import read_labels
 from keras_maskspec.convert.convert import convert_checkpoint
 from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
 from keras_maskspec.models.maskspec_pretrainer import MaskSpecPretrainer
+from keras_maskspec.utils import atomic_save_model
+from keras_maskspec.utils import atomic_write_text
 from keras_maskspec.utils import jsonable
 
+# What a conversion writes; with `overwrite=True` these (and only these)
+# are replaced, and those the new conversion does not write are removed.
+OUTPUTS = ("config.json", "encoder.keras", "model.keras", "labels.txt")
 
-def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
+
+def _check_output(out_dir, overwrite):
+    if not os.path.isdir(out_dir):
+        if os.path.exists(out_dir):
+            raise ValueError(
+                f"{out_dir} exists and is not a folder. Received: "
+                f"out_dir={out_dir!r}"
+            )
+        return
+    names = sorted(os.listdir(out_dir))
+    if not names:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already exists and is not empty ({', '.join(names[:8])}"
+            f"{' ...' if len(names) > 8 else ''}); nothing was written. Pass "
+            "overwrite=True (`--overwrite`) to replace a previous "
+            f"conversion there. Received: out_dir={out_dir!r}"
+        )
+    if os.path.exists(os.path.join(out_dir, ".maskspec-run")):
+        raise FileExistsError(
+            f"{out_dir} holds a training run; a conversion never replaces "
+            f"one. Choose another folder. Received: out_dir={out_dir!r}"
+        )
+
+
+def convert_to_run_dir(
+    checkpoint, source, out_dir, labels=None, overwrite=False, **kwargs
+):
     """Converts a checkpoint and saves it as a run directory.
 
     Writes `encoder.keras` (the `MaskSpecEncoder`), `model.keras` (the
@@ -23,9 +56,14 @@ def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
     Args:
         checkpoint: path to the authors' `.pth` file (or a state dict).
         source: str. `"maskspec"` or `"audiomae"`.
-        out_dir: str. Directory to create or fill.
+        out_dir: str. Directory to create (or an empty one).
         labels: `None`, a list of class names, or a path to AudioSet's
             `class_labels_indices.csv` (or a file with one name per line).
+        overwrite: bool. Replace the files of a previous conversion in a
+            folder that is not empty (`OUTPUTS` only: a stale `model.keras`
+            or `labels.txt` the new conversion does not write is removed;
+            other files stay). Without it a non-empty `out_dir` is an
+            error and nothing is written. Defaults to `False`.
         **kwargs: passed to `convert_checkpoint` (e.g. `frame_stats`,
             `num_heads`, `time_patches`, `encoder_only`).
 
@@ -53,24 +91,20 @@ def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
     >>> sorted(os.listdir(out))
     ['config.json', 'encoder.keras']
     """
+    out_dir = os.fspath(out_dir)
+    _check_output(out_dir, overwrite)
     model = convert_checkpoint(checkpoint, source, labels=labels, **kwargs)
     os.makedirs(out_dir, exist_ok=True)
+    written = ["config.json", "encoder.keras"]
     if isinstance(model, (MaskSpecClassifier, MaskSpecPretrainer)):
         encoder = model.encoder
-        model.save(os.path.join(out_dir, "model.keras"))
+        atomic_save_model(model, os.path.join(out_dir, "model.keras"))
+        written.append("model.keras")
     else:
         encoder = model
-    encoder.save(os.path.join(out_dir, "encoder.keras"))
+    atomic_save_model(encoder, os.path.join(out_dir, "encoder.keras"))
     config = {
-        "converted_from": {
-            "source": source,
-            "checkpoint": (
-                os.path.abspath(os.fspath(checkpoint))
-                if isinstance(checkpoint, (str, os.PathLike))
-                else None
-            ),
-            "options": jsonable(kwargs),
-        },
+        "converted_from": _provenance(checkpoint, source, kwargs),
         "model": type(model).__name__,
         "sample_rate": encoder.sample_rate,
         "frontend": type(encoder.frontend).__name__,
@@ -88,10 +122,86 @@ def convert_to_run_dir(checkpoint, source, out_dir, labels=None, **kwargs):
         config["multi_label"] = model.multi_label
     if labels is not None:
         names = read_labels(labels)
-        with open(os.path.join(out_dir, "labels.txt"), "w") as f:
-            f.write("\n".join(names) + "\n")
+        atomic_write_text(
+            os.path.join(out_dir, "labels.txt"), "\n".join(names) + "\n"
+        )
         config["labels"] = "labels.txt"
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+        written.append("labels.txt")
+    atomic_write_text(
+        os.path.join(out_dir, "config.json"), json.dumps(config, indent=2)
+    )
+    for name in OUTPUTS:
+        stale = os.path.join(out_dir, name)
+        if name not in written and os.path.isfile(stale):
+            os.remove(stale)
     return model
 
+
+def _provenance(checkpoint, source, options):
+    """Where converted weights came from (for config or metadata JSON)."""
+    return {
+        "source": source,
+        "checkpoint": (
+            os.path.abspath(os.fspath(checkpoint))
+            if isinstance(checkpoint, (str, os.PathLike))
+            else None
+        ),
+        "options": jsonable(options),
+    }
+
+
+def convert_to_preset(
+    checkpoint, source, out_dir, labels=None, overwrite=False, **kwargs
+):
+    """Converts a checkpoint and saves it as a keras-hub style preset folder.
+
+    Writes `config.json`, `model.weights.h5` and `metadata.json` (with
+    `converted_from` and, when given, the class names as `labels`), the
+    layout `MaskSpecModel.from_preset(folder)` reads; `MaskSpecEncoder.
+    from_preset(folder)` gives the encoder of a converted classifier or
+    pre-trainer. This is what `maskspec convert --to preset` runs.
+
+    Args:
+        checkpoint: path to the authors' `.pth` file (or a state dict).
+        source: str. `"maskspec"` or `"audiomae"`.
+        out_dir: str. Folder to create (or an empty one).
+        labels: `None`, a list of class names, or a path to AudioSet's
+            `class_labels_indices.csv` (or a file with one name per line).
+        overwrite: bool. Replace the files of a previous preset in a folder
+            that is not empty. Defaults to `False`.
+        **kwargs: passed to `convert_checkpoint`.
+
+    Returns:
+        The converted Keras model.
+
+    Examples:
+    >>> import numpy as np, tempfile, os
+    >>> rng = np.random.default_rng(0)
+    >>> D = 32
+    >>> state = {"patch_embed.proj.weight": rng.normal(size=(D, 1, 16, 16)),
+    ...          "patch_embed.proj.bias": np.zeros(D),
+    ...          "cls_token": np.zeros((1, 1, D)),
+    ...          "pos_embed": rng.normal(size=(1, 1 + 8 * 6, D)),
+    ...          "norm.weight": np.ones(D), "norm.bias": np.zeros(D)}
+    >>> for name, shape in [("norm1.weight", (D,)), ("norm1.bias", (D,)),
+    ...         ("attn.qkv.weight", (3 * D, D)), ("attn.qkv.bias", (3 * D,)),
+    ...         ("attn.proj.weight", (D, D)), ("attn.proj.bias", (D,)),
+    ...         ("norm2.weight", (D,)), ("norm2.bias", (D,)),
+    ...         ("mlp.fc1.weight", (64, D)), ("mlp.fc1.bias", (64,)),
+    ...         ("mlp.fc2.weight", (D, 64)), ("mlp.fc2.bias", (D,))]:
+    ...     state[f"blocks.0.{name}"] = rng.normal(size=shape) * 0.02
+    >>> out = tempfile.mkdtemp()
+    >>> _ = convert_to_preset(state, "audiomae", out, num_heads=2)
+    >>> sorted(os.listdir(out))
+    ['config.json', 'metadata.json', 'model.weights.h5']
+    """
+    from keras_maskspec.models.preset_folder import save_preset_folder
+
+    out_dir = os.fspath(out_dir)
+    _check_output(out_dir, overwrite)
+    model = convert_checkpoint(checkpoint, source, labels=labels, **kwargs)
+    metadata = {"converted_from": _provenance(checkpoint, source, kwargs)}
+    if labels is not None:
+        metadata["labels"] = list(read_labels(labels))
+    save_preset_folder(model, out_dir, metadata=metadata)
+    return model

@@ -8,6 +8,7 @@ The public API of `keras_maskspec.data`. TF is used here whatever the Keras
 backend: the pipelines yield tensors any backend's `fit` accepts.
 """
 
+from keras_maskspec.data.audio_windows import AudioFileWindows
 from keras_maskspec.data.augment import extra_augment
 from keras_maskspec.data.augment import random_gain
 from keras_maskspec.data.augment import random_time_roll
@@ -23,6 +24,8 @@ from keras_maskspec.data.clips import tf_mix_channels
 from keras_maskspec.data.decode import load_audio
 from keras_maskspec.data.decode import tfio_available
 from keras_maskspec.data.formats import AUDIO_EXTENSIONS
+from keras_maskspec.data.normalization import cached_frame_statistics
+from keras_maskspec.data.normalization import compute_frame_statistics
 from keras_maskspec.data.normalization import compute_normalization_stats
 from keras_maskspec.data.pipelines import classification_dataset
 from keras_maskspec.data.pipelines import pretraining_dataset
@@ -42,6 +45,7 @@ from keras_maskspec.data.synthetic import write_synthetic_corpus
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "AudioFileWindows",
     "CHANNEL_MODES",
     "SYNTHETIC_CLASS_NAMES",
     "AudioReadError",
@@ -49,6 +53,8 @@ __all__ = [
     "BadClipReport",
     "class_balanced_weights",
     "classification_dataset",
+    "cached_frame_statistics",
+    "compute_frame_statistics",
     "compute_normalization_stats",
     "crop_or_pad",
     "draw_without_replacement",

@@ -233,19 +233,22 @@ def dataset_epochs(data, first_epoch, epochs, steps):
     [0, 1, 2, 0, 1, 0, 1, 2, 0, 1]
     """
     if callable(data) and not is_dataset(data):
-
         # Not autograph-converted: `data` is plain Python that builds a
         # pipeline (file listing, manifests), run once while tracing.
         @tf.autograph.experimental.do_not_convert
         def one_epoch(epoch):
+            # `data(epoch)` seeds its ops from the tensor `epoch`; a global
+            # seed of 0 (`keras.utils.set_random_seed(0)`) would make
+            # `tf.data` compare that tensor in Python, so the traced
+            # function graph gets no graph-level seed of its own.
+            tf.compat.v1.get_default_graph().seed = None
             return _not_empty(data(epoch), epoch).repeat().take(steps)
 
         try:
             stream = tf.data.Dataset.range(first_epoch, epochs).flat_map(
                 one_epoch
             )
-        except (TypeError, ValueError, NotImplementedError) as _e:
-            import traceback; traceback.print_exc()
+        except (TypeError, ValueError, NotImplementedError):
             stream = None
             for epoch in range(first_epoch, epochs):
                 ds = _not_empty(data(epoch), tf.constant(epoch, tf.int64))

@@ -3,10 +3,14 @@
 A pipeline never stops on one bad clip: readers raise `AudioReadError` with
 one of the reasons below, the pipeline skips the clip, records why in a
 `BadClipReport` and carries on. The report is exposed as
-`dataset.bad_clip_report` on every dataset this package builds, and
-`BadClipLogger` prints it at the end of each epoch.
+`dataset.bad_clip_report` on every dataset this package builds (pass one
+`report=` to every epoch's pipeline to share it), and `BadClipLogger`
+prints it at the end of each epoch and appends it to a `bad_clips.csv`
+(`path,reason,epoch`, one row per bad file per epoch).
 """
 
+import csv
+import os
 import threading
 
 import keras
@@ -76,6 +80,7 @@ first 2: a.wav (not audio or corrupt), b.wav (empty (no samples))
             self._count = 0
             self._by_reason = {}
             self._examples = []
+            self._files = {}
 
     def record(self, path, reason):
         """Records one skipped clip.
@@ -91,6 +96,7 @@ first 2: a.wav (not audio or corrupt), b.wav (empty (no samples))
             self._by_reason[reason] = self._by_reason.get(reason, 0) + 1
             if len(self._examples) < self.max_examples:
                 self._examples.append((str(path), reason))
+            self._files.setdefault(str(path), reason)
 
     @property
     def count(self):
@@ -102,6 +108,17 @@ first 2: a.wav (not audio or corrupt), b.wav (empty (no samples))
         """The first `max_examples` skipped `(path, reason)` pairs."""
         with self._lock:
             return list(self._examples)
+
+    def files(self):
+        """Every distinct bad file since the last `reset()`.
+
+        Returns:
+            list of `(path, reason)` in the order first seen (a file read
+            twice in an epoch, e.g. when an epoch is filled from the next
+            pass, is listed once).
+        """
+        with self._lock:
+            return list(self._files.items())
 
     def counts_by_reason(self):
         """Returns a dict `reason -> count`."""
@@ -129,11 +146,21 @@ first 2: a.wav (not audio or corrupt), b.wav (empty (no samples))
 
 
 class BadClipLogger(keras.callbacks.Callback):
-    """Prints a dataset's `BadClipReport` at the end of every epoch.
+    """Prints a `BadClipReport` every epoch and keeps a `bad_clips.csv`.
+
+    At each epoch end: one line (count, reasons, first paths) to
+    `print_fn`, and, with `csv_path`, one row `path,reason,epoch` per
+    distinct bad file appended to the CSV (header written when the file is
+    new; a resumed run appends), flushed and fsynced so a kill keeps every
+    finished epoch's rows. Epochs in the CSV count from 1, like Keras'
+    progress bar.
 
     Args:
         report: a `BadClipReport`, or a dataset built by this package (its
             `bad_clip_report` attribute is used).
+        csv_path: str. Where to append the rows, e.g.
+            `os.path.join(run_dir, "bad_clips.csv")`. Defaults to `None`
+            (print only).
         reset: bool. Whether to clear the report after printing, so each
             epoch reports its own clips. Defaults to `True`.
         print_fn: callable. Where the line goes. Defaults to `print`.
@@ -142,18 +169,30 @@ class BadClipLogger(keras.callbacks.Callback):
 
     Examples:
 
+    >>> import pathlib, tempfile
     >>> report = BadClipReport()
     >>> report.record("broken.flac", NOT_AUDIO)
-    >>> logger = BadClipLogger(report)
+    >>> path = os.path.join(tempfile.mkdtemp(), "bad_clips.csv")
+    >>> logger = BadClipLogger(report, csv_path=path)
     >>> logger.on_epoch_end(0)
     Epoch 1: 1 bad clip skipped (not audio or corrupt: 1); first 1: \
 broken.flac (not audio or corrupt)
     >>> report.count
     0
+    >>> print(pathlib.Path(path).read_text().strip())
+    path,reason,epoch
+    broken.flac,not audio or corrupt,1
     """
 
+    CSV_FIELDS = ("path", "reason", "epoch")
+
     def __init__(
-        self, report, reset=True, print_fn=print, quiet_when_clean=True
+        self,
+        report,
+        csv_path=None,
+        reset=True,
+        print_fn=print,
+        quiet_when_clean=True,
     ):
         super().__init__()
         report = getattr(report, "bad_clip_report", report)
@@ -163,6 +202,7 @@ broken.flac (not audio or corrupt)
                 f"keras_maskspec.data. Received: report={report!r}"
             )
         self.report = report
+        self.csv_path = None if csv_path is None else os.fspath(csv_path)
         self.reset = reset
         self.print_fn = print_fn
         self.quiet_when_clean = quiet_when_clean
@@ -170,5 +210,21 @@ broken.flac (not audio or corrupt)
     def on_epoch_end(self, epoch, logs=None):
         if self.report.count or not self.quiet_when_clean:
             self.print_fn(f"Epoch {epoch + 1}: {self.report.summary()}")
+        if self.csv_path is not None:
+            self._append_rows(self.report.files(), epoch + 1)
         if self.reset:
             self.report.reset()
+
+    def _append_rows(self, files, epoch):
+        new = not os.path.exists(self.csv_path)
+        if not files and not new:
+            return
+        folder = os.path.dirname(os.path.abspath(self.csv_path))
+        os.makedirs(folder, exist_ok=True)
+        with open(self.csv_path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(self.CSV_FIELDS)
+            writer.writerows((path, reason, epoch) for path, reason in files)
+            f.flush()
+            os.fsync(f.fileno())

@@ -3,16 +3,20 @@
 Two decode paths feed the same `(samples,)` or `(samples, channels)` float32
 output:
 
-- in graph: 16-bit PCM WAV files at a common rate (`GRAPH_WAV_RATES`) up to
-  twice the clip length are read with `tf.io.read_file` +
-  `tf.audio.decode_wav` and resampled by `tf_resample`. FLAC/MP3/OGG go in
-  graph too when tensorflow-io's compiled kernels load (`tfio_available()`),
-  which they do only on TF <= 2.17.
-- in Python: everything else (8/24/32-bit and float WAV, FLAC, OGG/Vorbis,
-  MP3, AIFF, ... anything libsndfile reads) goes through `load_audio`
-  (soundfile + `resample`) inside `tf.numpy_function`, under
-  `Dataset.map(num_parallel_calls=AUTOTUNE)`. Long files are not decoded
-  whole: only the window to be cropped (plus resampler context) is read.
+- in graph: 16-bit PCM WAV files already at the output rate, up to twice
+  the clip length, are read with `tf.io.read_file` + `tf.audio.decode_wav`.
+  FLAC/MP3/OGG at the output rate go in graph too when tensorflow-io's
+  compiled kernels load (`tfio_available()`), which they do only on
+  TF <= 2.17.
+- in Python: everything else (files that need resampling, 8/24/32-bit and
+  float WAV, FLAC, OGG/Vorbis, MP3, AIFF, ... anything libsndfile reads)
+  goes through `load_audio` (soundfile + soxr) inside `tf.numpy_function`,
+  under `Dataset.map(num_parallel_calls=AUTOTUNE)`. Long files are not
+  decoded whole: only the window to be cropped (plus resampler context) is
+  read. Resampling stays out of the graph: per 10 s of 44.1 kHz stereo,
+  `tf.audio.decode_wav` costs about 4x the CPU of libsndfile and the
+  in-graph polyphase matmul about 16x the multiply-adds of soxr (issue 14,
+  `benchmarks/data_pipeline.py`).
 
 `make_decoder` chains them: tensorflow-io (if used) falls back to the graph
 WAV reader, which falls back to soundfile. Each step routes a path by its
@@ -32,9 +36,6 @@ from keras_maskspec.data import clips
 from keras_maskspec.data import formats
 from keras_maskspec.data import resampling
 
-# Input rates the in-graph decoders handle; other rates use soundfile.
-# Each rate is one traced branch (about 0.1 s to build), so only common ones.
-GRAPH_WAV_RATES = (16000, 22050, 32000, 44100, 48000)
 # A file longer than this many times the needed window is read by window.
 _LONG_FILE_FACTOR = 2
 
@@ -201,7 +202,7 @@ def load_audio(
             f"NaN/Inf samples in {path}", bad_clips.NON_FINITE
         )
     audio = clips.mix_channels(audio, channels, num_channels)
-    audio = resampling.resample(audio, orig_rate, rate)
+    audio = resampling.resample(audio, orig_rate, rate, method="soxr")
     if num_samples is None:
         return audio
     return _crop_or_pad_numpy(audio, int(num_samples), first, random_crop, rng)
@@ -224,10 +225,6 @@ class _ClipSpec:
     def shape(self):
         out = clips.validate_channels(self.channels, self.num_channels)
         return [self.num_samples] + ([out] if out else [])
-
-    def frames_needed(self, rate):
-        """Input frames at `rate` that make one clip."""
-        return -(-self.num_samples * rate // self.sample_rate)
 
 
 def _as_path(value):
@@ -281,15 +278,10 @@ def _finish_in_graph(audio, orig_rate, seed, spec):
 
 
 def _wav_route(path, spec):
-    """Branch index of a short 16-bit WAV at a graph rate, else -1."""
-    path = _as_path(path)
-    rate = formats.probe_pcm16_wav(path)
-    if rate not in GRAPH_WAV_RATES:
-        return np.int32(-1)
-    max_frames = _LONG_FILE_FACTOR * spec.frames_needed(rate)
-    if formats.probe_pcm16_wav(path, max_frames) != rate:
-        return np.int32(-1)
-    return np.int32(GRAPH_WAV_RATES.index(rate))
+    """0 for a short 16-bit WAV at the output rate, else -1 (soundfile)."""
+    max_frames = _LONG_FILE_FACTOR * spec.num_samples
+    rate = formats.probe_pcm16_wav(_as_path(path), max_frames)
+    return np.int32(0 if rate == spec.sample_rate else -1)
 
 
 def _wav_branch(path, seed, rate, spec):
@@ -298,7 +290,8 @@ def _wav_branch(path, seed, rate, spec):
 
 
 def _tfio_route(path, spec):
-    """Branch index of a short tensorflow-io file at a graph rate, else -1."""
+    """Branch index of a short tensorflow-io file at the output rate, else
+    -1 (soundfile)."""
     path = _as_path(path)
     ext = os.path.splitext(path)[1].lower()
     try:
@@ -307,13 +300,11 @@ def _tfio_route(path, spec):
         return np.int32(-1)
     if (
         ext not in formats.TFIO_EXTENSIONS
-        or info.samplerate not in GRAPH_WAV_RATES
-        or not 0 < info.frames <= _LONG_FILE_FACTOR
-        * spec.frames_needed(info.samplerate)
+        or info.samplerate != spec.sample_rate
+        or not 0 < info.frames <= _LONG_FILE_FACTOR * spec.num_samples
     ):
         return np.int32(-1)
-    index = formats.TFIO_EXTENSIONS.index(ext) * len(GRAPH_WAV_RATES)
-    return np.int32(index + GRAPH_WAV_RATES.index(info.samplerate))
+    return np.int32(formats.TFIO_EXTENSIONS.index(ext))
 
 
 def _tfio_branch(path, seed, ext, rate, spec):
@@ -351,8 +342,7 @@ def _dispatch(path, extensions, route, branches, fallback):
 
 def _graph_wav_or(path, seed, spec, fallback):
     branches = [
-        functools.partial(_wav_branch, path, seed, rate, spec)
-        for rate in GRAPH_WAV_RATES
+        functools.partial(_wav_branch, path, seed, spec.sample_rate, spec)
     ]
     return _dispatch(
         path,
@@ -365,9 +355,8 @@ def _graph_wav_or(path, seed, spec, fallback):
 
 def _tfio_or(path, seed, spec, fallback):
     branches = [
-        functools.partial(_tfio_branch, path, seed, ext, rate, spec)
+        functools.partial(_tfio_branch, path, seed, ext, spec.sample_rate, spec)
         for ext in formats.TFIO_EXTENSIONS
-        for rate in GRAPH_WAV_RATES
     ]
     return _dispatch(
         path,
@@ -407,9 +396,10 @@ def make_decoder(
         num_channels: int. Channels kept when `channels="all"`.
         training: bool. Random crop when true, centre crop otherwise.
         report: `BadClipReport` to record skipped clips in.
-        use_graph_wav: bool. Decode 16-bit WAV in graph. Defaults to `True`.
-        use_tfio: bool. Decode FLAC/MP3/OGG with tensorflow-io in graph;
-            `None` means "if its kernels load".
+        use_graph_wav: bool. Decode 16-bit WAV at `sample_rate` in graph.
+            Defaults to `True`.
+        use_tfio: bool. Decode FLAC/MP3/OGG at `sample_rate` with
+            tensorflow-io in graph; `None` means "if its kernels load".
 
     Returns:
         A function of `(path, seed)`: a string scalar and an int64 `(2,)`

@@ -122,11 +122,7 @@ def probe_pcm16_wav(path, max_frames=None):
                 length = int.from_bytes(chunk[4:8], "little")
                 if chunk[:4] == b"data":
                     frames = length // block
-                    if (
-                        pos + 8 + length > size
-                        or frames == 0
-                        or length % block
-                    ):
+                    if pos + 8 + length > size or frames == 0 or length % block:
                         return 0
                     if max_frames is not None and frames > max_frames:
                         return 0

@@ -1,8 +1,22 @@
-"""Per-mel-bin normalisation statistics of a dataset, in one pass."""
+"""Per-mel-bin normalisation statistics of a dataset, in one pass.
+
+MaskSpec standardises each mel bin after `(log_mel + 4.5) / 5` with data-set
+statistics (`docs/parity.md`, row S1). `compute_frame_statistics` computes
+them with a model's own front end (jitter off), `cached_frame_statistics`
+computes them once per run folder (`frame_stats.npz`) and reads them back
+on resume; `LogMelSpectrogram.set_statistics` stores them in the model, so
+`predict`, export and serving use them.
+"""
+
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_maskspec.utils.frame_stats import FRAME_STATS_FILE
+from keras_maskspec.utils.frame_stats import load_frame_statistics
+from keras_maskspec.utils.frame_stats import save_frame_statistics
 
 
 def compute_normalization_stats(
@@ -12,6 +26,7 @@ def compute_normalization_stats(
     clip_seconds=10.0,
     batch_size=16,
     max_batches=None,
+    verbose=0,
 ):
     """Mean and standard deviation of every feature bin over a dataset.
 
@@ -30,6 +45,7 @@ def compute_normalization_stats(
         clip_seconds: float. Used when reading sources. Defaults to `10.0`.
         batch_size: int. Used when reading sources. Defaults to `16`.
         max_batches: int. Stop after this many batches. Defaults to all.
+        verbose: int. 1 shows a progress bar (batches). Defaults to `0`.
 
     Returns:
         `(mean, std)`, float32 numpy arrays `(bins,)`.
@@ -63,9 +79,12 @@ def compute_normalization_stats(
             training=False,
         )
     count, mean, m2 = 0, None, None
+    progress = keras.utils.Progbar(max_batches, verbose=1) if verbose else None
     for step, batch in enumerate(data):
         if max_batches is not None and step >= max_batches:
             break
+        if progress is not None:
+            progress.update(step + 1)
         if isinstance(batch, (tuple, list)):
             batch = batch[0]
         if isinstance(batch, tf.Tensor):
@@ -92,3 +111,78 @@ def compute_normalization_stats(
         )
     std = np.sqrt(m2 / count)
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def compute_frame_statistics(data, frontend, max_batches=None, verbose=1):
+    """`(frame_mean, frame_std)` per mel bin of `(log_mel + 4.5) / 5`.
+
+    The statistics the authors' norm files hold and
+    `LogMelSpectrogram.set_statistics` takes: one pass with a copy of
+    `frontend` whose own standardisation is reset to `(x + 4.5) / 5`,
+    fmin/fmax jitter off (inference mode), ddof 0 over all frames.
+
+    Args:
+        data: a dataset or iterable of waveform batches (see
+            `compute_normalization_stats`).
+        frontend: a `LogMelSpectrogram` (e.g. `encoder.frontend`); it is
+            not changed.
+        max_batches: int. Stop after this many batches (the authors used
+            10 000 clips). Defaults to all.
+        verbose: int. 1 shows a progress bar. Defaults to `1`.
+
+    Returns:
+        `(frame_mean, frame_std)`, float32 arrays `(num_mel_bins,)`.
+
+    Examples:
+
+    >>> from keras_maskspec.layers import LogMelSpectrogram
+    >>> layer = LogMelSpectrogram(sample_rate=16000, num_mel_bins=8,
+    ...                           window_length=400, hop_length=160,
+    ...                           fft_length=512, fmax=None)
+    >>> waves = [np.random.default_rng(0).normal(size=(2, 4000))]
+    >>> mean, std = compute_frame_statistics(waves, layer, verbose=0)
+    >>> mean.shape, bool((std > 0).all())
+    ((8,), True)
+    """
+    reference = type(frontend).from_config(frontend.get_config())
+    reference.set_statistics(0.0, 1.0)
+
+    def features(batch):
+        return reference(keras.ops.convert_to_tensor(batch), training=False)
+
+    return compute_normalization_stats(
+        data, features, max_batches=max_batches, verbose=verbose
+    )
+
+
+def cached_frame_statistics(folder, compute):
+    """Statistics read from `folder/frame_stats.npz`, computed once if absent.
+
+    Args:
+        folder: str. The run folder.
+        compute: callable `() -> (frame_mean, frame_std)`, called (and its
+            result saved atomically) only when the file is missing.
+
+    Returns:
+        `(frame_mean, frame_std)`, float32 arrays.
+
+    Examples:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> calls = []
+    >>> def compute():
+    ...     calls.append(1)
+    ...     return np.zeros(2), np.ones(2)
+    >>> _ = cached_frame_statistics(folder, compute)
+    >>> _ = cached_frame_statistics(folder, compute)
+    >>> len(calls)
+    1
+    """
+    path = os.path.join(folder, FRAME_STATS_FILE)
+    if os.path.exists(path):
+        return load_frame_statistics(path)
+    mean, std = compute()
+    os.makedirs(folder, exist_ok=True)
+    save_frame_statistics(path, mean, std)
+    return load_frame_statistics(path)

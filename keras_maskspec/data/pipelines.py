@@ -20,10 +20,22 @@ Label conventions (classification):
 
 Every returned dataset carries `dataset.bad_clip_report`, a
 `BadClipReport`; pass the dataset to `BadClipLogger` to print it at each
-epoch end (a backend whose data adapter reads ahead into the next epoch may
-count a clip in the epoch before). If an epoch yields no readable clip at
-all, iteration fails with an error starting "No readable audio" that lists
+epoch end and keep a `bad_clips.csv` (a backend whose data adapter reads
+ahead into the next epoch may count a clip in the epoch before). No decode
+failure stops an iteration: soundfile errors come back as a status, and an
+error raised by an in-graph decoder (`tf.audio.decode_wav`,
+tensorflow-io) is caught per clip, which is then skipped and recorded by
+name. When no file is readable at all, building the dataset raises a
+one-line `ValueError` starting "No readable audio" with the reasons and
 the first bad paths.
+
+A dataset is one pass over the files; bad files make a pass shorter than
+`num_files // batch_size` batches. For training, give the run a callable
+`epoch -> pretraining_dataset(..., seed=base + epoch)`:
+`keras_maskspec.data.arrays.dataset_epochs` builds it once (lazily,
+whatever the number of epochs) and fills each epoch to its planned number
+of steps from the next pass of the same epoch's order, so no epoch ends
+early with Keras' "ran out of data".
 """
 
 import dataclasses
@@ -245,7 +257,11 @@ def _guarded(load, failed):
 
 def _file_clips(paths, options, report, randoms, index_ds=None):
     """Audio files -> dicts `waveform`, `index`, `seed`; bad files dropped."""
-    table = tf.constant([os.fsencode(p) for p in paths], tf.string)
+    # Made eagerly even while a per-epoch pipeline is traced (`flat_map` in
+    # `arrays.dataset_epochs`): the function then captures the tensor
+    # instead of serialising every path into its graph.
+    with tf.init_scope():
+        table = tf.constant([os.fsencode(p) for p in paths], tf.string)
     if index_ds is None:
         index_ds = _file_index_dataset(len(paths), options)
     decoder = decode.make_decoder(

@@ -31,7 +31,10 @@ tensorflow-io), trading CPU for half the disk and I/O.
 """
 
 import concurrent.futures
+import glob
+import hashlib
 import io
+import json
 import math
 import os
 
@@ -44,6 +47,8 @@ from keras_maskspec.data import bad_clips
 from keras_maskspec.data import clips
 from keras_maskspec.data import decode
 from keras_maskspec.data import sources as sources_lib
+from keras_maskspec.utils import atomic_path
+from keras_maskspec.utils import atomic_write_text
 
 FORMATS = ("pcm16", "flac")
 
@@ -77,6 +82,53 @@ def _check_labels(labels, num_files):
     return labels.reshape(num_files, -1)
 
 
+def _plan(files, labels, ids, **settings):
+    """What a `write_shards` call will write, to recognise its own rerun."""
+    digest = hashlib.sha256()
+    for i, path in enumerate(files):
+        digest.update(os.fsencode(path) + b"\0")
+        if ids is not None:
+            digest.update(str(ids[i]).encode("utf-8") + b"\0")
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels).tobytes())
+    return {"files": len(files), "sha256": digest.hexdigest(), **settings}
+
+
+def _existing_outputs(out_dir, prefix):
+    """Shard files and leftovers of a killed writer with this `prefix`."""
+    shards = sorted(
+        glob.glob(
+            os.path.join(glob.escape(out_dir), f"{prefix}-*-of-*.tfrecord")
+        )
+    )
+    # `atomic_path` temporaries: `.<shard name>.*.tmp` for shards and
+    # `..<prefix>-progress.json.*.tmp` for the progress file.
+    temps = []
+    for pattern in (f".{prefix}-*.tmp", f"..{prefix}-progress.json.*.tmp"):
+        temps += glob.glob(os.path.join(glob.escape(out_dir), pattern))
+    return shards, sorted(temps)
+
+
+def _serialize(waveform, sample_rate, fmt, record_id, label):
+    waveform = waveform.reshape(waveform.shape[0], -1)
+    features = {
+        "id": _bytes_feature(str(record_id).encode("utf-8", "surrogateescape")),
+        "audio": _bytes_feature(_encode(waveform, sample_rate, fmt)),
+        "format": _bytes_feature(fmt.encode()),
+        "sample_rate": _int_feature(sample_rate),
+        "num_samples": _int_feature(waveform.shape[0]),
+        "num_channels": _int_feature(waveform.shape[1]),
+        "label": tf.train.Feature(
+            float_list=tf.train.FloatList(
+                value=[] if label is None else label.tolist()
+            )
+        ),
+    }
+    return tf.train.Example(
+        features=tf.train.Features(feature=features)
+    ).SerializeToString()
+
+
 def write_shards(
     sources,
     out_dir,
@@ -91,10 +143,18 @@ def write_shards(
     ids=None,
     num_workers=2,
     verbose=1,
+    overwrite=False,
 ):
     """Decodes audio files once and writes them as sharded TFRecords.
 
     Bad files are skipped and counted, never fatal (see `BadClipReport`).
+
+    Every shard is written under a temporary name and renamed when
+    complete, so a shard file on disk is always whole. A progress file
+    (`.{prefix}-progress.json`) records the finished shards: after a kill,
+    the same call keeps them and writes only the rest, so no clip is
+    written twice. Shard `i` always holds files `i * clips_per_shard` to
+    `(i + 1) * clips_per_shard - 1` of the resolved list.
 
     Args:
         sources: files, folders or manifests (see `resolve_sources`).
@@ -115,10 +175,15 @@ def write_shards(
         ids: optional list of str ids; defaults to the file paths.
         num_workers: int. Decoding threads. Defaults to `2`.
         verbose: int. 1 shows a `keras.utils.Progbar`, 0 is silent.
+        overwrite: bool. Replace shards of this `prefix` already in
+            `out_dir` (from a finished or a different run). Without it,
+            such shards raise `FileExistsError`; an interrupted run of the
+            same call is resumed either way. Defaults to `False`.
 
     Returns:
         dict with `shards` (paths), `num_clips`, `num_bytes`, `seconds`
-        (audio written) and `bad_clips` (a `BadClipReport`).
+        (audio written, resumed shards included) and `bad_clips` (a
+        `BadClipReport` of the files read in this call).
 
     Examples:
 
@@ -155,13 +220,24 @@ def write_shards(
     num_samples = None
     if max_seconds is not None:
         num_samples = round(max_seconds * sample_rate)
+    out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    report = bad_clips.BadClipReport()
-    num_shards = math.ceil(len(files) / int(clips_per_shard))
+    per_shard = int(clips_per_shard)
+    num_shards = math.ceil(len(files) / per_shard)
     shard_paths = [
         os.path.join(out_dir, f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord")
         for i in range(num_shards)
     ]
+    plan = _plan(
+        files, labels, ids, sample_rate=int(sample_rate), format=format,
+        channels=channels, num_channels=int(num_channels),
+        max_seconds=max_seconds, clips_per_shard=per_shard,
+    )  # fmt: skip
+    progress_path = os.path.join(out_dir, f".{prefix}-progress.json")
+    done = _resume_or_refuse(
+        out_dir, prefix, plan, progress_path, shard_paths, overwrite
+    )
+    report = bad_clips.BadClipReport()
 
     def load(path):
         try:
@@ -176,50 +252,92 @@ def write_shards(
         return None
 
     progbar = keras.utils.Progbar(len(files), unit_name="clip", verbose=verbose)
-    written, num_bytes, total_samples = 0, 0, 0
-    writer, shard = None, -1
     with concurrent.futures.ThreadPoolExecutor(int(num_workers)) as pool:
-        for i, waveform in enumerate(pool.map(load, files)):
-            if i // int(clips_per_shard) != shard:
-                if writer is not None:
-                    writer.close()
-                shard = i // int(clips_per_shard)
-                writer = tf.io.TFRecordWriter(shard_paths[shard])
-            progbar.update(i + 1)
-            if waveform is None:
-                continue
-            waveform = waveform.reshape(waveform.shape[0], -1)
-            features = {
-                "id": _bytes_feature(str(ids[i] if ids else files[i]).encode()),
-                "audio": _bytes_feature(_encode(waveform, sample_rate, format)),
-                "format": _bytes_feature(format.encode()),
-                "sample_rate": _int_feature(sample_rate),
-                "num_samples": _int_feature(waveform.shape[0]),
-                "num_channels": _int_feature(waveform.shape[1]),
-                "label": tf.train.Feature(
-                    float_list=tf.train.FloatList(
-                        value=[] if labels is None else labels[i].tolist()
-                    )
-                ),
-            }
-            record = tf.train.Example(
-                features=tf.train.Features(feature=features)
-            ).SerializeToString()
-            writer.write(record)
-            written += 1
-            num_bytes += len(record)
-            total_samples += waveform.shape[0]
-    if writer is not None:
-        writer.close()
+        for shard, shard_path in enumerate(shard_paths):
+            lo, hi = shard * per_shard, min((shard + 1) * per_shard, len(files))
+            if shard not in done:
+                done[shard] = _write_one_shard(
+                    shard_path, pool.map(load, files[lo:hi]), lo,
+                    lambda i: ids[i] if ids else files[i],
+                    lambda i: None if labels is None else labels[i],
+                    sample_rate, format,
+                )  # fmt: skip
+                atomic_write_text(
+                    progress_path,
+                    json.dumps({"plan": plan, "done": done}, sort_keys=True),
+                )
+            progbar.update(hi)
+    if os.path.exists(progress_path):
+        os.remove(progress_path)
     if verbose and report.count:
         print(report.summary())
     return {
         "shards": shard_paths,
-        "num_clips": written,
-        "num_bytes": num_bytes,
-        "seconds": total_samples / sample_rate,
+        "num_clips": sum(d["num_clips"] for d in done.values()),
+        "num_bytes": sum(d["num_bytes"] for d in done.values()),
+        "seconds": sum(d["samples"] for d in done.values()) / sample_rate,
         "bad_clips": report,
     }
+
+
+def _resume_or_refuse(out_dir, prefix, plan, progress_path, shard_paths,
+                      overwrite):  # fmt: skip
+    """Finished shards of an interrupted identical run, else `{}`.
+
+    Raises `FileExistsError` naming the shards already in `out_dir` unless
+    they are such a run's or `overwrite` is set (then they are removed).
+    """
+    shards, temps = _existing_outputs(out_dir, prefix)
+    for tmp in temps:  # a killed writer's partial shard: never a result
+        os.remove(tmp)
+    state = None
+    if os.path.exists(progress_path):
+        try:
+            with open(progress_path, encoding="utf-8") as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            state = None
+    if not overwrite and state is not None and state.get("plan") == plan:
+        done = {
+            int(k): v
+            for k, v in state.get("done", {}).items()
+            if int(k) < len(shard_paths) and os.path.isfile(shard_paths[int(k)])
+        }
+        stray = sorted(set(shards) - {shard_paths[k] for k in done})
+        for path in stray:  # this run's shard, renamed after the last save
+            if path in shard_paths:
+                os.remove(path)
+        return done
+    if shards and not overwrite:
+        listed = ", ".join(os.path.basename(p) for p in shards[:3])
+        more = f" and {len(shards) - 3} more" if len(shards) > 3 else ""
+        raise FileExistsError(
+            f"{out_dir} already holds {len(shards)} shard(s) ({listed}"
+            f"{more}); pass overwrite=True (`maskspec shard --overwrite`) to "
+            f"replace them, or choose another folder. Received: "
+            f"out_dir={out_dir}"
+        )
+    for path in shards:
+        os.remove(path)
+    if os.path.exists(progress_path):
+        os.remove(progress_path)
+    return {}
+
+
+def _write_one_shard(path, waveforms, first, id_of, label_of, rate, fmt):
+    """Writes one shard atomically; returns its stats for the progress file."""
+    stats = {"num_clips": 0, "num_bytes": 0, "samples": 0}
+    with atomic_path(path) as tmp:
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for i, waveform in enumerate(waveforms, start=first):
+                if waveform is None:
+                    continue
+                record = _serialize(waveform, rate, fmt, id_of(i), label_of(i))
+                writer.write(record)
+                stats["num_clips"] += 1
+                stats["num_bytes"] += len(record)
+                stats["samples"] += int(waveform.shape[0])
+    return stats
 
 
 _FEATURES = {
@@ -298,8 +416,8 @@ def check_shard(path):
         pos = 0
         while pos < size:
             head = f.read(12)
-            length = int.from_bytes(head[:8], "little") if len(head) == 12 else -1
-            if length < 0 or pos + 12 + length + 4 > size:
+            length = int.from_bytes(head[:8], "little")
+            if len(head) < 12 or pos + 12 + length + 4 > size:
                 raise ValueError(
                     f"Shard {path} is truncated: record {count} at byte "
                     f"{pos} runs past the end of the file ({size} bytes); "
@@ -310,6 +428,11 @@ def check_shard(path):
             f.seek(pos)
             count += 1
     return count
+
+
+def _record_bad(report, record_id):
+    report.record(bytes(np.asarray(record_id).item()), bad_clips.NOT_AUDIO)
+    return np.bool_(False)
 
 
 def _decode_flac_py(data, num_channels, report, record_id):
@@ -412,6 +535,22 @@ def read_shards(
             wave = tf.cast(tf.reshape(pcm, [-1, channels]), tf.float32)
             return wave / 32768.0, tf.constant(True)
 
+        def bad_pcm():
+            # `decode_raw`/`reshape` would raise and stop the iteration.
+            ok = tf.numpy_function(
+                lambda i: _record_bad(report, i), [ex["id"]], tf.bool,
+                stateful=False,
+            )  # fmt: skip
+            empty = tf.zeros([0, tf.maximum(channels, 1)], tf.float32)
+            return empty, tf.reshape(ok, [])
+
+        def pcm_checked():
+            size = tf.strings.length(ex["audio"])
+            whole = tf.logical_and(
+                channels > 0, tf.equal(size % (2 * tf.maximum(channels, 1)), 0)
+            )
+            return tf.cond(whole, pcm, bad_pcm)
+
         def flac():
             if use_tfio:
                 import tensorflow_io as tfio
@@ -426,7 +565,7 @@ def read_shards(
             )
             return tf.reshape(wave, [-1, channels]), tf.reshape(ok, [])
 
-        wave, ok = tf.cond(tf.equal(ex["format"], b"pcm16"), pcm, flac)
+        wave, ok = tf.cond(tf.equal(ex["format"], b"pcm16"), pcm_checked, flac)
         return {
             "id": ex["id"],
             "waveform": wave,

@@ -3,11 +3,18 @@
 Accepted sources, alone or in a list:
 
 - an audio file (any extension libsndfile reads);
-- a folder, searched recursively for `formats.AUDIO_EXTENSIONS`;
-- a manifest: `.txt` with one path per line (blank lines and `#` comments
-  ignored) or `.csv` with a `path` (or `file`, `filename`) column; relative
-  paths are relative to the manifest's folder;
-- a glob pattern of audio files (`"clips/*.flac"`);
+- a folder, searched recursively for `formats.AUDIO_EXTENSIONS` (symbolic
+  links followed, each real folder and file listed once, so a link loop
+  neither hangs nor repeats files; any file name, `#...` included);
+- a manifest: `.txt` with one path per line or `.csv` with a `path` (or
+  `file`, `filename`) column; relative paths are relative to the
+  manifest's folder; a UTF-8 byte order mark is ignored. In a `.txt`,
+  blank lines and lines whose first non-blank character is `#` are
+  comments and surrounding blanks are stripped: list a file whose name
+  starts with `#` as `./#name.wav` (or by its full path). `.csv` rows have
+  no comments (`#` is part of the path);
+- a glob pattern of audio files (`"clips/*.flac"`); a path that exists is
+  taken literally even if it holds `*`, `?` or `[ ]`;
 - TFRecord shards written by `write_shards` (a `*.tfrecord` path or pattern).
 
 Every top-level source is checked before training starts: a missing file or
@@ -61,8 +68,26 @@ def read_manifest(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Manifest not found. Received: path={path}")
     root = os.path.dirname(os.path.abspath(path))
+    try:
+        return _read_manifest(path, root)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(
+            f"Manifest {path} is not a UTF-8 text/CSV file ({exc}). "
+            f"Received: path={path}"
+        ) from None
+
+
+def _clean_row(row):
+    # Extra fields land under the key None as a list; short rows give None.
+    return {
+        (k or "").strip().lower(): (v if isinstance(v, str) else "").strip()
+        for k, v in row.items()
+    }
+
+
+def _read_manifest(path, root):
     rows = None
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         if path.lower().endswith(".csv"):
             reader = csv.DictReader(f)
             fields = [c.strip().lower() for c in reader.fieldnames or []]
@@ -72,10 +97,7 @@ def read_manifest(path):
                     f"CSV manifest {path} has no path column (one of "
                     f"{PATH_COLUMNS}). Received: columns={reader.fieldnames}"
                 )
-            rows = [
-                {k.strip().lower(): (v or "").strip() for k, v in r.items()}
-                for r in reader
-            ]
+            rows = [_clean_row(r) for r in reader]
             rows = [r for r in rows if r[column]]
             entries = [r[column] for r in rows]
         else:
@@ -88,12 +110,32 @@ def read_manifest(path):
 
 
 def _audio_under(folder):
-    found = []
+    """Audio files under `folder`, each real folder walked once.
+
+    Symbolic links are followed; a folder reached twice (a link loop, or
+    two links to one folder) is skipped the second time, and a file seen
+    under two names is listed once.
+    """
+    found, seen_dirs, seen_files = [], set(), set()
     for root, dirs, names in os.walk(folder, followlinks=True):
-        dirs.sort()
+        real = os.path.realpath(root)
+        if real in seen_dirs:
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if os.path.realpath(os.path.join(root, d)) not in seen_dirs
+        )
         for name in sorted(names):
-            if formats.is_audio_path(name):
-                found.append(os.path.join(root, name))
+            path = os.path.join(root, name)
+            if not formats.is_audio_path(name):
+                continue
+            key = os.path.realpath(path)
+            if key not in seen_files:
+                seen_files.add(key)
+                found.append(path)
     return found
 
 
@@ -131,7 +173,7 @@ def resolve_sources(sources):
         raise ValueError(f"No sources given. Received: sources={sources}")
     files, shards = [], []
     for source in sources:
-        if _is_pattern(source):
+        if _is_pattern(source) and not os.path.exists(source):
             matches = sorted(glob.glob(source, recursive=True))
             if not matches:
                 raise FileNotFoundError(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_maskspec.layers.log_mel_spectrogram import frame_window
 from keras_maskspec.layers.log_mel_spectrogram import mel_filterbank
 
 KALDI_WINDOWS = ("hanning", "povey", "hamming", "rectangular")
@@ -30,20 +31,12 @@ def kaldi_window(name, length):
     >>> w.shape, float(w[0])
     ((400,), 0.0)
     """
-    n = np.arange(length, dtype="float64")
-    a = 2 * np.pi / max(length - 1, 1)
-    if name == "hanning":
-        return 0.5 - 0.5 * np.cos(a * n)
-    if name == "povey":
-        return (0.5 - 0.5 * np.cos(a * n)) ** 0.85
-    if name == "hamming":
-        return 0.54 - 0.46 * np.cos(a * n)
-    if name == "rectangular":
-        return np.ones(length)
-    raise ValueError(
-        f"`window_type` must be one of {KALDI_WINDOWS}. Received: "
-        f"window_type={name}"
-    )
+    if name not in KALDI_WINDOWS:
+        raise ValueError(
+            f"`window_type` must be one of {KALDI_WINDOWS}. Received: "
+            f"window_type={name}"
+        )
+    return frame_window(name, length, dtype="float64")
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")

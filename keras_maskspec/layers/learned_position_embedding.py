@@ -3,6 +3,31 @@
 import keras
 from keras import ops
 
+from keras_maskspec.layers.patching import sincos_position_embedding
+
+
+@keras.saving.register_keras_serializable(package="keras_maskspec")
+class SinCosInitializer(keras.initializers.Initializer):
+    """A `(time_patches, mel_patches, dim)` table of 2-D sin-cos codes.
+
+    Starts a learned position table from the fixed codes of
+    `SinCosPositionEmbedding`, as the authors' fine-tuning starts timm's
+    trainable `pos_embed` from the pre-trained sin-cos table.
+
+    Examples:
+    >>> table = SinCosInitializer()((6, 8, 32))
+    >>> tuple(table.shape)
+    (6, 8, 32)
+    """
+
+    def __call__(self, shape, dtype=None):
+        gt, gf, dim = shape
+        table = sincos_position_embedding(gt, gf, dim, dtype=dtype or "float32")
+        return ops.reshape(table, shape)
+
+    def get_config(self):
+        return {}
+
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
 class LearnedPositionEmbedding(keras.layers.Layer):

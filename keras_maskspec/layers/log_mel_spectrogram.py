@@ -136,10 +136,11 @@ def mel_filterbank(
 
 
 def frame_window(name, length, dtype="float32"):
-    """A symmetric analysis window as a numpy array.
+    """A symmetric analysis window as a numpy array (the package's only one).
 
     Args:
-        name: str. `"hann"`, `"hamming"` or `"povey"` (Kaldi: hann^0.85).
+        name: str. `"hann"` (alias `"hanning"`, Kaldi's name), `"hamming"`,
+            `"povey"` (Kaldi: hann^0.85) or `"rectangular"`.
         length: int. Window length in samples.
         dtype: str. numpy dtype.
 
@@ -152,13 +153,20 @@ def frame_window(name, length, dtype="float32"):
     (0.0, 0.0)
     """
     n = np.arange(length, dtype="float64")
-    denom = max(length - 1, 1)
-    if name == "hamming":
-        win = 0.54 - 0.46 * np.cos(2 * np.pi * n / denom)
+    cosine = np.cos(2 * np.pi * n / max(length - 1, 1))
+    if name in ("hann", "hanning"):
+        win = 0.5 - 0.5 * cosine
+    elif name == "povey":
+        win = (0.5 - 0.5 * cosine) ** 0.85
+    elif name == "hamming":
+        win = 0.54 - 0.46 * cosine
+    elif name == "rectangular":
+        win = np.ones(length)
     else:
-        win = 0.5 - 0.5 * np.cos(2 * np.pi * n / denom)
-        if name == "povey":
-            win = win**0.85
+        raise ValueError(
+            "`window` must be one of hann, hanning, hamming, povey, "
+            f"rectangular. Received: window={name!r}"
+        )
     return win.astype(dtype)
 
 
@@ -460,7 +468,10 @@ class LogMelSpectrogram(keras.layers.Layer):
         """
         frame_mean = np.asarray(frame_mean, "float64")
         frame_std = np.asarray(frame_std, "float64")
-        for name, value in (("frame_mean", frame_mean), ("frame_std", frame_std)):
+        for name, value in (
+            ("frame_mean", frame_mean),
+            ("frame_std", frame_std),
+        ):
             if value.ndim > 1 or value.size not in (1, self.num_mel_bins):
                 raise ValueError(
                     f"`{name}` must be a float or {self.num_mel_bins} floats. "

@@ -110,9 +110,7 @@ class SpecAugment(keras.layers.Layer):
             value = u[:, :1] * float(param)
             start = ops.floor(u[:, 1:] * (grid - value))
             end = start + ops.floor(value)
-            hit = ops.logical_or(
-                hit, ops.logical_and(idx >= start, idx < end)
-            )
+            hit = ops.logical_or(hit, ops.logical_and(idx >= start, idx < end))
         return hit
 
     def call(self, inputs, training=None):

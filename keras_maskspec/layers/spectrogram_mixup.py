@@ -101,7 +101,10 @@ class SpectrogramMixup(keras.layers.Layer):
         if not self.alpha:
             return labels
         batch = ops.shape(labels)[0]
+        # Replay the batch's draw, then rewind so that calls repeat.
+        start = self.replay_generator.state.value * 1
         lam, perm = self.draw(batch, self.replay_generator)
+        self.replay_generator.state.assign(start)
         partner = ops.take(labels, perm, axis=0)
         mixed = mix(labels, lam, perm)
         unknown = ops.logical_or(labels < 0, partner < 0)

@@ -141,10 +141,10 @@ class WindowTransformerBlock(TransformerBlock):
         length = wt * wf
 
         def to_windows(t, channels):
-            # (batch, tp, fp, c) -> (batch, nt, nf, wt * wf, c)
+            # (batch, tp, fp, c) -> (batch, nt * nf, wt * wf, c)
             t = ops.reshape(t, (-1, nt, wt, nf, wf, channels))
             t = ops.transpose(t, (0, 1, 3, 2, 4, 5))
-            return ops.reshape(t, (-1, nt, nf, length, channels))
+            return ops.reshape(t, (-1, nt * nf, length, channels))
 
         windows = to_windows(grid, dim)
         region = to_windows(region[None, :, :, None], 1)[0, ..., 0]
@@ -153,17 +153,18 @@ class WindowTransformerBlock(TransformerBlock):
         allowed = ops.logical_and(
             region[..., :, None] == region[..., None, :],
             (real > 0)[..., None, :],
-        )  # (nt, nf, query, key)
+        )  # (windows, query, key)
         qkv = ops.reshape(
-            self.qkv(windows), (batch, nt, nf, length, 3, heads, head_dim)
+            self.qkv(windows), (batch, nt * nf, length, 3, heads, head_dim)
         )
         q, k, v = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
-        scores = ops.einsum("btfqhd,btfkhd->btfhqk", q, k)
+        # At most 5-D: TensorFlow's oneDNN softmax takes no more.
+        scores = ops.einsum("bwqhd,bwkhd->bwhqk", q, k)
         scores = ops.cast(scores, "float32") * head_dim**-0.5
-        scores = ops.where(allowed[None, :, :, None], scores, -1e9)
+        scores = ops.where(allowed[None, :, None], scores, -1e9)
         weights = ops.cast(ops.softmax(scores, axis=-1), v.dtype)
         weights = self._dropout(weights, self.attention_dropout, training)
-        out = ops.einsum("btfhqk,btfkhd->btfqhd", weights, v)
+        out = ops.einsum("bwhqk,bwkhd->bwqhd", weights, v)
         out = ops.reshape(out, (batch, nt, nf, wt, wf, dim))
         out = ops.transpose(out, (0, 1, 3, 2, 4, 5))
         out = ops.reshape(out, (batch, tp, fp, dim))

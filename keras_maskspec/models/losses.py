@@ -11,7 +11,9 @@ class MaskedPatchMSE(keras.losses.Loss):
     `y_true` and `y_pred` are `(batch, N, patch_dim)`; `sample_weight` is the
     `(batch, N)` mask (1 = hidden). With `normalize_targets=True` each target
     patch is standardised by its own mean and variance first
-    (`(t - mean) / sqrt(var + 1e-6)`); predicting zeros then scores 1.0.
+    (`(t - mean) / sqrt(var + 1e-6)`), the variance unbiased as MAE's
+    `target.var(dim=-1)` (divisor `patch_dim - 1`); predicting zeros then
+    scores `(patch_dim - 1) / patch_dim`.
     The loss is `sum(mask * mean_d (pred - target)^2) / sum(mask)`, always in
     float32.
 
@@ -19,6 +21,9 @@ class MaskedPatchMSE(keras.losses.Loss):
         normalize_targets: bool. Per-patch target normalisation. Defaults to
             `True`.
         epsilon: float. Variance floor. Defaults to `1e-6`.
+        variance_ddof: int. Delta degrees of freedom of the patch variance:
+            `1` (PyTorch's unbiased default, MAE and MaskSpec) or `0`.
+            Defaults to `1`.
 
     Examples:
     >>> import numpy as np
@@ -26,13 +31,14 @@ class MaskedPatchMSE(keras.losses.Loss):
     >>> mask = np.array([[1, 0, 1, 0], [0, 0, 1, 1]], "float32")
     >>> loss = MaskedPatchMSE()(t, np.zeros_like(t), sample_weight=mask)
     >>> round(float(loss), 4)
-    1.0
+    0.875
     """
 
     def __init__(
         self,
         normalize_targets=True,
         epsilon=1e-6,
+        variance_ddof=1,
         name="masked_patch_mse",
         **kwargs,
     ):
@@ -41,6 +47,12 @@ class MaskedPatchMSE(keras.losses.Loss):
         )
         self.normalize_targets = normalize_targets
         self.epsilon = epsilon
+        if variance_ddof not in (0, 1):
+            raise ValueError(
+                "`variance_ddof` must be 0 or 1. Received: "
+                f"variance_ddof={variance_ddof}"
+            )
+        self.variance_ddof = variance_ddof
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "float32")
@@ -48,6 +60,9 @@ class MaskedPatchMSE(keras.losses.Loss):
         if self.normalize_targets:
             mean = ops.mean(y_true, axis=-1, keepdims=True)
             var = ops.var(y_true, axis=-1, keepdims=True)
+            if self.variance_ddof:
+                size = y_true.shape[-1]
+                var = var * (size / (size - self.variance_ddof))
             y_true = (y_true - mean) / ops.sqrt(var + self.epsilon)
         return ops.mean(ops.square(y_pred - y_true), axis=-1)
 
@@ -56,6 +71,7 @@ class MaskedPatchMSE(keras.losses.Loss):
             "name": self.name,
             "normalize_targets": self.normalize_targets,
             "epsilon": self.epsilon,
+            "variance_ddof": self.variance_ddof,
         }
 
 
@@ -71,6 +87,10 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
     Args:
         from_logits: bool. Defaults to `True`.
         label_smoothing: float. Defaults to `0.0`.
+        normalize: `"labelled"` (each example's mean over its labelled
+            entries) or `"all"` (sum over labelled entries divided by all
+            `batch x classes` entries: the MaskSpec authors' OpenMIC loss,
+            `mean(mask * bce)`). Defaults to `"labelled"`.
 
     Examples:
     >>> import numpy as np
@@ -78,18 +98,27 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
     >>> logits = np.zeros((2, 2), "float32")
     >>> round(float(MaskedBinaryCrossentropy()(y, logits)), 4)
     0.6931
+    >>> round(float(MaskedBinaryCrossentropy(normalize="all")(y, logits)), 4)
+    0.5199
     """
 
     def __init__(
         self,
         from_logits=True,
         label_smoothing=0.0,
+        normalize="labelled",
         name="masked_binary_crossentropy",
         **kwargs,
     ):
+        if normalize not in ("labelled", "all"):
+            raise ValueError(
+                "`normalize` must be 'labelled' or 'all'. "
+                f"Received: normalize={normalize!r}"
+            )
         super().__init__(name=name, reduction="sum_over_batch_size", **kwargs)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
+        self.normalize = normalize
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "float32")
@@ -103,8 +132,11 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
         bce = ops.binary_crossentropy(
             target, y_pred, from_logits=self.from_logits
         )
-        # Per-example mean over labelled entries; the batch mean follows.
+        # Per-example mean over labelled (or all) entries; the batch mean
+        # follows.
         total = ops.sum(bce * labelled, axis=-1)
+        if self.normalize == "all":
+            return total / ops.cast(ops.shape(labelled)[-1], "float32")
         count = ops.maximum(ops.sum(labelled, axis=-1), 1.0)
         return total / count
 
@@ -113,6 +145,7 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
             "name": self.name,
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "normalize": self.normalize,
         }
 
 

@@ -3,6 +3,10 @@
 import keras
 from keras import ops
 
+from keras_maskspec.layers.learned_position_embedding import (
+    LearnedPositionEmbedding,
+)
+from keras_maskspec.layers.learned_position_embedding import SinCosInitializer
 from keras_maskspec.layers.random_patch_masking import RandomPatchMasking
 from keras_maskspec.layers.spec_augment import SpecAugment
 from keras_maskspec.layers.spectrogram_mixup import SpectrogramMixup
@@ -14,6 +18,7 @@ from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 from keras_maskspec.models.model_base import MaskSpecModel
 from keras_maskspec.models.model_base import derive_seed
 from keras_maskspec.models.optimizers import layer_decay_multipliers
+from keras_maskspec.models.optimizers import no_decay_paths
 from keras_maskspec.models.optimizers import scheduled_adamw
 from keras_maskspec.models.presets import FINE_TUNING
 
@@ -44,11 +49,11 @@ class MaskSpecClassifier(MaskSpecModel):
     log-mel 0 takes after the front end's normalisation; spectrogram mixup
     (`mixup_alpha`) mixes every batch with a permutation of itself and
     `compute_loss` mixes the labels alike; patchout drops `patchout` random
-    patch tokens, one set shared by the batch. The patch tokens of the last block (without [CLS]) are
-    averaged, normalised (`fc_norm`) and projected to `num_classes` logits,
-    as MAE's `global_pool` fine-tuning does. Position codes are fixed
-    sin-cos computed per input grid, so clips of any length work, whatever
-    length the encoder was pre-trained on.
+    patch tokens, one set shared by the batch. The patch tokens of the
+    last block (without [CLS]) are averaged, normalised (`fc_norm`) and
+    projected to `num_classes` logits, as MAE's `global_pool` fine-tuning
+    does. Position codes are fixed sin-cos computed per input grid, so clips
+    of any length work, whatever length the encoder was pre-trained on.
 
     For inference on other token sets (e.g. windows of a long clip),
     `pool(patch_tokens)` is the pooling and `head` the final `Dense`.
@@ -80,6 +85,16 @@ class MaskSpecClassifier(MaskSpecModel):
             Defaults to `0.0`.
         patchout_shared: bool. One patchout token set per batch (the
             authors') or one per example. Defaults to `True`.
+        position_embedding: str. `"sincos"`: the encoder's fixed codes (any
+            clip length). `"learned"`: a trainable table of
+            `position_time_patches` time patches initialised from those
+            codes, as the authors fine-tune timm's `pos_embed` (layer-decay
+            group 0, no weight decay); clips may not be longer than the
+            table. Needs an encoder with sin-cos codes. Defaults to
+            `"sincos"`.
+        position_time_patches: int or `None`. Time patches of the learned
+            table (e.g. 62 for 10 s clips); required with
+            `position_embedding="learned"`.
         dropout: float. Dropout before the head. Defaults to `0.0`.
         activation: `None` (the model outputs logits) or `"softmax"` /
             `"sigmoid"`. Defaults to `None`.
@@ -121,6 +136,8 @@ class MaskSpecClassifier(MaskSpecModel):
         spec_augment_fill="log_zero",
         mixup_alpha=0.0,
         patchout_shared=True,
+        position_embedding="sincos",
+        position_time_patches=None,
         dropout=0.0,
         activation=None,
         seed=None,
@@ -151,10 +168,39 @@ class MaskSpecClassifier(MaskSpecModel):
                 "`spec_augment_fill` must be 'log_zero' or a float. "
                 f"Received: spec_augment_fill={spec_augment_fill!r}"
             )
+        if position_embedding not in ("sincos", "learned"):
+            raise ValueError(
+                "`position_embedding` must be 'sincos' or 'learned'. "
+                f"Received: position_embedding={position_embedding!r}"
+            )
+        learned = position_embedding == "learned"
+        if learned and (
+            not isinstance(position_time_patches, int)
+            or position_time_patches < 1
+            or encoder.position_embedding_kind != "sincos"
+        ):
+            raise ValueError(
+                "position_embedding='learned' needs a positive int "
+                "`position_time_patches` and an encoder with sin-cos codes. "
+                f"Received: position_time_patches={position_time_patches}, "
+                f"encoder position_embedding="
+                f"{encoder.position_embedding_kind!r}"
+            )
         dtype = encoder.layer_dtype
+        position_table = None
+        if learned:
+            position_table = LearnedPositionEmbedding(
+                position_time_patches,
+                encoder.mel_patches(),
+                initializer=SinCosInitializer(),
+                dtype=dtype,
+                name="position_table",
+            )
         grid_frames = None
         if spec_augment_grid_seconds is not None:
-            grid_samples = round(spec_augment_grid_seconds * encoder.sample_rate)
+            grid_samples = round(
+                spec_augment_grid_seconds * encoder.sample_rate
+            )
             grid_frames = encoder.frontend.num_frames(grid_samples)
         spec_augment = SpecAugment(
             freq_mask_param=freq_mask_param,
@@ -190,7 +236,11 @@ class MaskSpecClassifier(MaskSpecModel):
         waveform = keras.Input(shape=(None,), name="waveform")
         spectrogram = spec_augment(encoder.frontend(waveform))
         spectrogram = spectrogram_mixup(spectrogram)
-        tokens, _, _ = patch_dropout(encoder.embed(spectrogram))
+        if position_table is None:
+            embedded = encoder.embed(spectrogram)
+        else:
+            embedded = position_table(encoder.patch_embedding(spectrogram))
+        tokens, _, _ = patch_dropout(embedded)
         x = encoder.encode(tokens)
         pooled = _global_pool(fc_norm, x[:, 1:])
         outputs = head(head_dropout(pooled))
@@ -202,6 +252,7 @@ class MaskSpecClassifier(MaskSpecModel):
         self.head = head
         self.spec_augment = spec_augment
         self.spectrogram_mixup = spectrogram_mixup
+        self.position_table = position_table
         self.num_classes = num_classes
         self.multi_label = multi_label
         self.patchout = patchout
@@ -212,6 +263,8 @@ class MaskSpecClassifier(MaskSpecModel):
         self.spec_augment_fill = spec_augment_fill
         self.mixup_alpha = mixup_alpha
         self.patchout_shared = patchout_shared
+        self.position_embedding = position_embedding
+        self.position_time_patches = position_time_patches
         self.dropout = dropout
         self.activation = activation
         self.seed = seed
@@ -275,8 +328,10 @@ class MaskSpecClassifier(MaskSpecModel):
         The defaults are `presets.FINE_TUNING`.
 
         Args:
-            optimizer: `"auto"` for AdamW (betas 0.9/0.999, weight decay
-                0.05 except norms/biases/tokens) with layer-wise lr decay.
+            optimizer: `"auto"` for AdamW (betas 0.9/0.999, epsilon 1e-8 as
+                PyTorch, weight decay 0.05 except 1-D weights, biases, [CLS]
+                and a learned position table, as timm) with layer-wise lr
+                decay.
             loss: `"auto"`: `MaskedBinaryCrossentropy` (multi-label; labels
                 < 0 are ignored) or `SoftmaxCrossentropy` (integer ids or
                 one-hot/mixup labels alike).
@@ -298,10 +353,16 @@ class MaskSpecClassifier(MaskSpecModel):
         from_logits = self.activation is None
         if optimizer == "auto":
             multipliers = None
+            positions = self.encoder.position_embedding.trainable_variables
+            if self.position_table is not None:
+                positions = self.position_table.trainable_variables
             if layer_decay:
                 multipliers = layer_decay_multipliers(
                     self.encoder, self, layer_decay
                 )
+                depth = len(self.encoder.transformer_layers)
+                for v in positions:
+                    multipliers[v.path] = layer_decay ** (depth + 1)
             optimizer = scheduled_adamw(
                 learning_rate,
                 base_learning_rate,
@@ -311,6 +372,11 @@ class MaskSpecClassifier(MaskSpecModel):
                 weight_decay=weight_decay,
                 beta_2=FINE_TUNING["beta_2"],
                 lr_multipliers=multipliers,
+                no_decay_paths=no_decay_paths(
+                    self,
+                    extra=self.encoder.class_token.trainable_variables
+                    + positions,
+                ),
             )
         if loss == "auto":
             if self.multi_label:
@@ -357,6 +423,8 @@ class MaskSpecClassifier(MaskSpecModel):
             "spec_augment_fill": self.spec_augment_fill,
             "mixup_alpha": self.mixup_alpha,
             "patchout_shared": self.patchout_shared,
+            "position_embedding": self.position_embedding,
+            "position_time_patches": self.position_time_patches,
             "dropout": self.dropout,
             "activation": self.activation,
             "seed": self.seed,

@@ -270,11 +270,16 @@ class MaskSpecEncoder(MaskSpecModel):
 
     @classmethod
     def _preset_arguments(cls, preset, **kwargs):
-        """The preset's encoder sizes, overridden by `kwargs`.
+        """The preset's encoder sizes (and `frontend`, if the preset sets
+        one), overridden by `kwargs`.
 
         Examples:
         >>> MaskSpecEncoder.from_preset("maskspec_tiny").hidden_dim
         192
+        >>> type(MaskSpecEncoder.from_preset("audiomae_base").frontend).__name__
+        'KaldiFbank'
         """
-        sizes = {k: v for k, v in preset.items() if k in _DEFAULT}
+        sizes = {
+            k: v for k, v in preset.items() if k in _DEFAULT or k == "frontend"
+        }
         return {**sizes, **kwargs}

@@ -5,17 +5,23 @@ from keras import ops
 
 from keras_maskspec.layers.mask_token_restore import MaskTokenRestore
 from keras_maskspec.layers.patching import Patchify
+from keras_maskspec.layers.random_patch_masking import STRATEGIES
 from keras_maskspec.layers.random_patch_masking import RandomPatchMasking
 from keras_maskspec.layers.sin_cos_position_embedding import (
     SinCosPositionEmbedding,
 )
 from keras_maskspec.layers.transformer_block import TransformerBlock
+from keras_maskspec.layers.window_transformer_block import (
+    WindowTransformerBlock,
+)
 from keras_maskspec.models.losses import MaskedPatchMSE
 from keras_maskspec.models.maskspec_encoder import MaskSpecEncoder
 from keras_maskspec.models.model_base import MaskSpecModel
 from keras_maskspec.models.model_base import derive_seed
+from keras_maskspec.models.optimizers import no_decay_paths
 from keras_maskspec.models.optimizers import scheduled_adamw
 from keras_maskspec.models.presets import DEFAULT_PRESET
+from keras_maskspec.models.presets import PRETRAINER_KEYS
 from keras_maskspec.models.presets import PRETRAINING
 from keras_maskspec.models.presets import get_decoder_preset
 
@@ -49,6 +55,20 @@ class MaskSpecPretrainer(MaskSpecModel):
         normalize_targets: bool. Per-patch target normalisation. Defaults
             to `True`.
         seed: int or `None`. Masking seed (its own stream, `derive_seed`).
+        masking: str. Which patches are hidden: `"random"` (the paper's),
+            `"time"`, `"frequency"`, `"time_frequency"` (then `mask_ratio`
+            may be a pair `(time, frequency)`), `"block"` or
+            `"inverse_block"`; see `RandomPatchMasking`. Defaults to
+            `"random"`.
+        decoder_attention: str. `"global"` (the paper's: every decoder
+            token attends to all, with the `[CLS]` token) or `"local"`
+            (Audio-MAE: attention within `decoder_window` windows of the
+            patch grid, shifted by `decoder_shift` in every second block;
+            no `[CLS]` in the decoder). Defaults to `"global"`.
+        decoder_window: int or pair `(time, frequency)`. Window of the
+            local decoder, in patches. Defaults to `(4, 4)` (Audio-MAE).
+        decoder_shift: int, pair or `None`. Shift of every second local
+            block; `None`: half the window (Swin). Audio-MAE uses `(2, 0)`.
 
     Input shape:
         `(batch, samples)` waveforms at `encoder.sample_rate`.
@@ -85,9 +105,23 @@ class MaskSpecPretrainer(MaskSpecModel):
         mask_ratio=PRETRAINING["mask_ratio"],
         normalize_targets=True,
         seed=None,
+        masking="random",
+        decoder_attention="global",
+        decoder_window=(4, 4),
+        decoder_shift=None,
         **kwargs,
     ):
         # === Layers ===
+        if masking not in STRATEGIES:
+            raise ValueError(
+                f"`masking` must be one of {STRATEGIES}. Received: "
+                f"masking={masking!r}"
+            )
+        if decoder_attention not in ("global", "local"):
+            raise ValueError(
+                "`decoder_attention` must be 'global' or 'local'. Received: "
+                f"decoder_attention={decoder_attention!r}"
+            )
         if encoder is None:
             encoder = MaskSpecEncoder()
         elif isinstance(encoder, dict):
@@ -105,10 +139,13 @@ class MaskSpecPretrainer(MaskSpecModel):
             )
         dtype = encoder.layer_dtype
         patch_dim = encoder.patch_size[0] * encoder.patch_size[1]
-        masking = RandomPatchMasking(
+        grid_frequency = encoder.mel_patches()
+        masking_layer = RandomPatchMasking(
             mask_ratio,
             apply_at_inference=True,
             seed=derive_seed(seed, "masking"),
+            strategy=masking,
+            frequency_patches=None if masking == "random" else grid_frequency,
             name="masking",
         )
         decoder_embed = keras.layers.Dense(
@@ -118,17 +155,42 @@ class MaskSpecPretrainer(MaskSpecModel):
         decoder_position = SinCosPositionEmbedding(
             dtype=dtype, name="decoder_position_embedding"
         )
-        decoder_layers = [
-            TransformerBlock(
-                decoder_hidden_dim,
-                decoder_num_heads,
-                decoder_intermediate_dim,
-                layer_norm_epsilon=encoder.layer_norm_epsilon,
-                dtype=dtype,
-                name=f"decoder_layer_{i}",
+        block_kwargs = dict(
+            layer_norm_epsilon=encoder.layer_norm_epsilon, dtype=dtype
+        )
+        if decoder_attention == "local":
+            window = _pair(decoder_window, "decoder_window")
+            shift = (
+                tuple(w // 2 for w in window)
+                if decoder_shift is None
+                else _pair(decoder_shift, "decoder_shift")
             )
-            for i in range(decoder_num_layers)
-        ]
+            if not all(0 <= s < w for s, w in zip(shift, window)):
+                raise ValueError(
+                    "Each `decoder_shift` must be in [0, decoder_window). "
+                    f"Received: decoder_shift={decoder_shift}, "
+                    f"decoder_window={decoder_window}"
+                )
+            block_kwargs["frequency_patches"] = grid_frequency
+            block_kwargs["window_size"] = window
+        decoder_layers = []
+        for i in range(decoder_num_layers):
+            if decoder_attention == "local":
+                block_kwargs["shift_size"] = shift if i % 2 else (0, 0)
+            block = (
+                WindowTransformerBlock
+                if decoder_attention == "local"
+                else TransformerBlock
+            )
+            decoder_layers.append(
+                block(
+                    decoder_hidden_dim,
+                    decoder_num_heads,
+                    decoder_intermediate_dim,
+                    name=f"decoder_layer_{i}",
+                    **block_kwargs,
+                )
+            )
         decoder_norm = keras.layers.LayerNormalization(
             epsilon=encoder.layer_norm_epsilon, dtype=dtype, name="decoder_norm"
         )
@@ -140,7 +202,7 @@ class MaskSpecPretrainer(MaskSpecModel):
         waveform = keras.Input(shape=(None,), name="waveform")
         spectrogram = encoder.frontend(waveform)
         tokens = encoder.embed(spectrogram)
-        visible, mask, ids_restore = masking(tokens)
+        visible, mask, ids_restore = masking_layer(tokens)
         x = encoder.encode(visible)
         x = encoder.final_norm(x)
         x = decoder_embed(x)
@@ -150,10 +212,16 @@ class MaskSpecPretrainer(MaskSpecModel):
             (-1, encoder.mel_patches(), decoder_hidden_dim)
         )(filled)
         filled = decoder_position(filled)
-        y = ops.concatenate([x[:, :1], filled], axis=1)
+        if decoder_attention == "local":
+            # Windows cover the patch grid only (Audio-MAE drops [CLS]).
+            y = filled
+        else:
+            y = ops.concatenate([x[:, :1], filled], axis=1)
         for block in decoder_layers:
             y = block(y)
-        y = decoder_head(decoder_norm(y))[:, 1:]
+        y = decoder_head(decoder_norm(y))
+        if decoder_attention == "global":
+            y = y[:, 1:]
         target = Patchify(encoder.patch_size, name="patchify")(spectrogram)
         outputs = {
             "reconstruction": keras.layers.Activation(
@@ -171,10 +239,14 @@ class MaskSpecPretrainer(MaskSpecModel):
         self.decoder_num_layers = decoder_num_layers
         self.decoder_num_heads = decoder_num_heads
         self.decoder_intermediate_dim = decoder_intermediate_dim
-        self.mask_ratio = mask_ratio
+        self.mask_ratio = masking_layer.mask_ratio
         self.normalize_targets = normalize_targets
         self.seed = seed
-        self.masking = masking
+        # The layer; `masking.strategy` is the constructor's `masking`.
+        self.masking = masking_layer
+        self.decoder_attention = decoder_attention
+        self.decoder_window = decoder_window
+        self.decoder_shift = decoder_shift
         self.reconstruction_loss = MaskedPatchMSE(
             normalize_targets=normalize_targets
         )
@@ -196,8 +268,10 @@ class MaskSpecPretrainer(MaskSpecModel):
         The defaults are `presets.PRETRAINING`.
 
         Args:
-            optimizer: `"auto"` for AdamW (betas 0.9/0.95, no weight decay on
-                norms, biases and tokens), or any Keras optimizer.
+            optimizer: `"auto"` for AdamW (betas 0.9/0.95, epsilon 1e-8 as
+                PyTorch; weight decay on every weight but 1-D ones and
+                biases, so the [CLS] and mask tokens are decayed, as timm's
+                `add_weight_decay` in MAE), or any Keras optimizer.
             loss: `"auto"` for `MaskedPatchMSE(normalize_targets)`, or a Keras
                 loss taking `(target_patches, reconstruction,
                 sample_weight=mask)`.
@@ -223,6 +297,7 @@ class MaskSpecPretrainer(MaskSpecModel):
                 total_steps,
                 weight_decay=weight_decay,
                 beta_2=PRETRAINING["beta_2"],
+                no_decay_paths=no_decay_paths(self),
             )
         if loss == "auto":
             loss = MaskedPatchMSE(normalize_targets=self.normalize_targets)
@@ -242,16 +317,23 @@ class MaskSpecPretrainer(MaskSpecModel):
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
 
-    def reconstruct(self, waveforms, batch_size=8):
+    def reconstruct(self, waveforms, batch_size=8, view="denormalised"):
         """Spectrogram, mask and reconstruction, ready for pictures.
 
-        With normalised targets each reconstructed patch is mapped back to
-        log-mel units with the mean and std of the true patch (as MAE's
-        visualisations do), so only its shape is the model's.
+        With normalised targets the model predicts each patch in per-patch
+        normalised units (zero mean, unit spread). In the `"denormalised"`
+        view each predicted patch is mapped back to log-mel units with the
+        mean and std of the TRUE patch (as MAE's visualisations do), so
+        only its shape is the model's: the picture borrows every patch's
+        level and contrast from the input. The `"raw"` view returns the
+        prediction as the model made it. Without normalised targets both
+        views are the same (the model predicts log-mel values).
 
         Args:
             waveforms: array `(batch, samples)`.
             batch_size: int. Defaults to `8`.
+            view: str. `"denormalised"` or `"raw"`. Defaults to
+                `"denormalised"`.
 
         Returns:
             numpy arrays `(spectrogram, mask, reconstruction)`: the input
@@ -263,12 +345,19 @@ class MaskSpecPretrainer(MaskSpecModel):
 
         from keras_maskspec.layers.patching import unpatchify
 
+        if view not in ("denormalised", "raw"):
+            raise ValueError(
+                "`view` must be 'denormalised' or 'raw'. "
+                f"Received: view={view!r}"
+            )
         out = self.predict(waveforms, batch_size=batch_size, verbose=0)
         target = out["target"].astype("float64")
         recon = out["reconstruction"].astype("float64")
-        if self.normalize_targets:
+        if self.normalize_targets and view == "denormalised":
             mean = target.mean(-1, keepdims=True)
-            std = np.sqrt(target.var(-1, keepdims=True) + 1e-6)
+            ddof = getattr(self.reconstruction_loss, "variance_ddof", 0)
+            var = target.var(-1, keepdims=True, ddof=ddof)
+            std = np.sqrt(var + 1e-6)
             recon = recon * std + mean
         gf = self.encoder.mel_patches()
         size = self.encoder.patch_size
@@ -290,6 +379,10 @@ class MaskSpecPretrainer(MaskSpecModel):
             "mask_ratio": self.mask_ratio,
             "normalize_targets": self.normalize_targets,
             "seed": self.seed,
+            "masking": self.masking.strategy,
+            "decoder_attention": self.decoder_attention,
+            "decoder_window": self.decoder_window,
+            "decoder_shift": self.decoder_shift,
         }
 
     @classmethod
@@ -307,9 +400,26 @@ class MaskSpecPretrainer(MaskSpecModel):
         >>> model = MaskSpecPretrainer.from_preset("maskspec_tiny")
         >>> model.encoder.hidden_dim, model.decoder_hidden_dim
         (192, 512)
+        >>> model = MaskSpecPretrainer.from_preset("audiomae_base")
+        >>> model.decoder_attention, model.mask_ratio, model.decoder_shift
+        ('local', 0.8, (2, 0))
         """
         encoder = MaskSpecEncoder._preset_arguments(
             preset, **(encoder_kwargs or {})
         )
-        decoder = {k: v for k, v in preset.items() if k in _DEFAULT}
+        decoder = {
+            k: v
+            for k, v in preset.items()
+            if k in _DEFAULT or k in PRETRAINER_KEYS
+        }
         return {"encoder": MaskSpecEncoder(**encoder), **decoder, **kwargs}
+
+
+def _pair(value, name):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 0 for v in pair):
+        raise ValueError(
+            f"`{name}` must be an int or a pair of ints >= 0. Received: "
+            f"{name}={value}"
+        )
+    return pair

@@ -1,6 +1,7 @@
 """`MaskSpecModel`: what the encoder, pre-trainer and classifier share."""
 
 import hashlib
+import os
 
 import keras
 
@@ -160,14 +161,60 @@ class MaskSpecModel(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
-        """Builds the model of a preset (see `presets.PRESETS`).
+        """Builds the model of a preset: a built-in size or a local folder.
+
+        A built-in name (see `presets.PRESETS`) gives a new model of that
+        size with random weights. A local folder in keras-hub's layout
+        (`config.json`, `model.weights.h5`, `metadata.json`, written by
+        `save_to_preset` or `maskspec convert --to preset`) gives the saved
+        model with its weights; asking a folder of a pre-trainer or
+        classifier for `MaskSpecEncoder` gives its encoder, and asking an
+        encoder's folder for a classifier builds one around it (with
+        `kwargs` such as `num_classes`). See `models.preset_folder`.
 
         Args:
             preset: str. `"maskspec_tiny"`, `"maskspec_small"`,
-                `"maskspec_base"` or the test-sized `"maskspec_test"`.
+                `"maskspec_base"`, the test-sized `"maskspec_test"`, or the
+                path of a local preset folder.
             **kwargs: constructor arguments that override the preset's.
+
+        Examples:
+        >>> import tempfile
+        >>> from keras_maskspec.models import MaskSpecEncoder
+        >>> encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=0)
+        >>> folder = encoder.save_to_preset(tempfile.mkdtemp())
+        >>> MaskSpecEncoder.from_preset(folder).hidden_dim
+        32
         """
+        from keras_maskspec.models import preset_folder
+
+        if preset_folder.is_preset_folder(preset):
+            return preset_folder.load_preset_folder(cls, preset, **kwargs)
+        if isinstance(preset, str) and ("/" in preset or os.sep in preset):
+            raise ValueError(
+                f"{preset} is not a preset folder (no "
+                f"{preset_folder.CONFIG_FILE}); only local folders are read "
+                "(no hub downloads). Received: "
+                f"preset={preset!r}"
+            )
         return cls(**cls._preset_arguments(get_preset(preset), **kwargs))
+
+    def save_to_preset(self, folder):
+        """Writes the model as a local preset folder in keras-hub's layout.
+
+        `config.json` (the model's config), `model.weights.h5` and
+        `metadata.json` (versions, parameter count, date); no optimizer.
+        `from_preset(folder)` on the same class gives the same model back.
+
+        Args:
+            folder: str. The folder to write (created if missing).
+
+        Returns:
+            The folder.
+        """
+        from keras_maskspec.models import preset_folder
+
+        return preset_folder.save_preset_folder(self, folder)
 
     @classmethod
     def _preset_arguments(cls, preset, **kwargs):

@@ -1,9 +1,43 @@
-"""AdamW as MaskSpec trains it: no decay on norms/biases/tokens, layer decay."""
+"""AdamW as MaskSpec trains it: PyTorch's epsilon, timm's decay sets,
+layer-wise lr decay."""
 
 import keras
 from keras import ops
 
 NO_DECAY_PATTERNS = ("bias", "gamma", "beta", "token")
+
+
+def no_decay_paths(model, extra=()):
+    """Variables timm 0.5.4's `add_weight_decay` leaves undecayed.
+
+    timm decays every trainable parameter except 1-D ones (norm scales and
+    offsets) and those named `*.bias`, plus a `skip_list`: empty in MAE's
+    pre-training (so the [CLS] and mask tokens *are* decayed), and
+    `{pos_embed, cls_token}` in fine-tuning (`extra` here).
+
+    Args:
+        model: the model being trained.
+        extra: variables also left undecayed.
+
+    Returns:
+        sorted list of variable paths.
+
+    Examples:
+    >>> from keras_maskspec.models import MaskSpecEncoder
+    >>> enc = MaskSpecEncoder.from_preset("maskspec_test")
+    >>> paths = no_decay_paths(enc)
+    >>> enc.class_token.token.path in paths
+    False
+    >>> enc.final_norm.gamma.path in paths
+    True
+    """
+    paths = {
+        v.path
+        for v in model.trainable_variables
+        if len(v.shape) <= 1 or v.path.endswith("bias")
+    }
+    paths.update(v.path for v in extra)
+    return sorted(paths)
 
 
 def scaled_learning_rate(base_learning_rate, global_batch_size):
@@ -43,7 +77,7 @@ def warmup_cosine(
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
 class LayerDecayAdamW(keras.optimizers.AdamW):
-    """AdamW with a per-variable learning-rate multiplier (layer-wise decay).
+    """AdamW as PyTorch computes it, with per-variable lr multipliers.
 
     Keras optimizers have one learning rate; BEiT/MAE-style fine-tuning
     gives the block at depth `i` of `L` the rate `lr * decay^(L - i)`.
@@ -51,9 +85,20 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
     Weight decay is scaled by the same multiplier, as in PyTorch's param
     groups.
 
+    `torch_epsilon=True` puts epsilon where `torch.optim.AdamW` does:
+    `p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`. Keras
+    adds it to the uncorrected `sqrt(v)`, which equals PyTorch's with
+    `eps * sqrt(1 - b2^t)`: a larger epsilon in the first ~1/(1 - b2)
+    steps.
+
+    `no_decay_paths` lists the variables (by path) that get no weight
+    decay (see `no_decay_paths()`); `None` keeps Keras' name patterns.
+
     Args:
         lr_multipliers: dict `variable.path -> float`. See
             `layer_decay_multipliers`.
+        no_decay_paths: list of variable paths or `None`.
+        torch_epsilon: bool. Defaults to `True`.
         **kwargs: `keras.optimizers.AdamW` arguments.
 
     Examples:
@@ -62,9 +107,24 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
     0.5
     """
 
-    def __init__(self, lr_multipliers=None, **kwargs):
+    def __init__(
+        self,
+        lr_multipliers=None,
+        no_decay_paths=None,
+        torch_epsilon=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if torch_epsilon and self.amsgrad:
+            raise ValueError(
+                "`torch_epsilon` does not support `amsgrad`. Received: "
+                "amsgrad=True"
+            )
         self.lr_multipliers = dict(lr_multipliers or {})
+        self.no_decay_paths = (
+            None if no_decay_paths is None else sorted(no_decay_paths)
+        )
+        self.torch_epsilon = bool(torch_epsilon)
 
     def build(self, var_list):
         # Backends hand `update_step` their native variable (TF unwraps to a
@@ -73,7 +133,16 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
             self._var_key(v): self.lr_multipliers.get(v.path, 1.0)
             for v in var_list
         }
+        skip = set(self.no_decay_paths or ())
+        self._decay_by_key = {
+            self._var_key(v): v.path not in skip for v in var_list
+        }
         super().build(var_list)
+
+    def _use_weight_decay(self, variable):
+        if self.no_decay_paths is None:
+            return super()._use_weight_decay(variable)
+        return self._decay_by_key.get(self._var_key(variable), True)
 
     def _multiplier(self, variable):
         return self._multiplier_by_key.get(self._var_key(variable), 1.0)
@@ -82,7 +151,24 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         scale = self._multiplier(variable)
         if scale != 1.0:
             learning_rate = ops.multiply(learning_rate, scale)
-        super().update_step(gradient, variable, learning_rate)
+        if not self.torch_epsilon:
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1_power = ops.power(ops.cast(self.beta_1, dtype), step)
+        beta_2_power = ops.power(ops.cast(self.beta_2, dtype), step)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(gradient - m, 1 - self.beta_1))
+        self.assign_add(
+            v, ops.multiply(ops.square(gradient) - v, 1 - self.beta_2)
+        )
+        correction = ops.sqrt(1 - beta_2_power)
+        alpha = lr * correction / (1 - beta_1_power)
+        epsilon = ops.cast(self.epsilon, dtype) * correction
+        self.assign_sub(variable, alpha * m / (ops.sqrt(v) + epsilon))
 
     def _apply_weight_decay(self, variables):
         if self.weight_decay is None:
@@ -97,13 +183,16 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
     def get_config(self):
         config = super().get_config()
         config["lr_multipliers"] = self.lr_multipliers
+        config["no_decay_paths"] = self.no_decay_paths
+        config["torch_epsilon"] = self.torch_epsilon
         return config
 
 
 def layer_decay_multipliers(encoder, model, decay=0.75):
     """Per-variable lr multipliers for layer-wise lr decay.
 
-    Front end, patch embedding and [CLS] get `decay^(L + 1)`; block `i`
+    Front end, patch embedding, [CLS] and a learned position table get
+    `decay^(L + 1)` (timm's layer 0); block `i`
     gets `decay^(L - i)`; everything else in `model` (final norms, head)
     gets 1.
 
@@ -129,6 +218,7 @@ def layer_decay_multipliers(encoder, model, decay=0.75):
         encoder.frontend,
         encoder.patch_embedding,
         encoder.class_token,
+        encoder.position_embedding,
     ):
         for v in layer.trainable_variables:
             multipliers[v.path] = decay ** (depth + 1)
@@ -144,9 +234,11 @@ def make_adamw(
     beta_1=0.9,
     beta_2=0.95,
     lr_multipliers=None,
+    no_decay_paths=None,
+    epsilon=1e-8,
     **kwargs,
 ):
-    """AdamW with MaskSpec's defaults and no decay on norms/biases/tokens.
+    """AdamW with MaskSpec's (PyTorch's) defaults.
 
     Args:
         learning_rate: float or schedule.
@@ -155,27 +247,32 @@ def make_adamw(
         beta_2: float. Defaults to `0.95` (pre-training); fine-tuning uses
             `0.999`.
         lr_multipliers: optional dict for layer-wise lr decay.
-        **kwargs: passed to the optimizer (e.g. `clipnorm`,
-            `loss_scale_factor`, `use_ema`).
+        no_decay_paths: list of variable paths without weight decay (see
+            `no_decay_paths()`), or `None` for the name patterns
+            `NO_DECAY_PATTERNS` (norms, biases, tokens).
+        epsilon: float. PyTorch's default. Defaults to `1e-8`.
+        **kwargs: passed to `LayerDecayAdamW` (e.g. `torch_epsilon`,
+            `clipnorm`, `loss_scale_factor`, `use_ema`).
 
     Returns:
-        A `keras.optimizers.AdamW` (or `LayerDecayAdamW`).
+        A `LayerDecayAdamW`.
 
     Examples:
     >>> make_adamw(1e-3).weight_decay
     0.05
     """
-    cls = LayerDecayAdamW if lr_multipliers else keras.optimizers.AdamW
-    extra = {"lr_multipliers": lr_multipliers} if lr_multipliers else {}
-    optimizer = cls(
+    optimizer = LayerDecayAdamW(
+        lr_multipliers=lr_multipliers,
+        no_decay_paths=no_decay_paths,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=beta_1,
         beta_2=beta_2,
-        **extra,
+        epsilon=epsilon,
         **kwargs,
     )
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
+    if no_decay_paths is None:
+        optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_PATTERNS))
     return optimizer
 
 

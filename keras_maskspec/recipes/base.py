@@ -186,19 +186,22 @@ class Recipe:
     def dataset(self, clips, config, training, seed=0, **kwargs):
         """The `tf.data` pipeline of a `ClipSet` under `config`.
 
-        Training pipelines get the config's augmentation (mixup, gain,
-        roll, class-balanced sampling) and repeat when `steps_per_epoch`
-        is set; evaluation pipelines are deterministic, centre-cropped and
-        keep every clip.
+        Training pipelines get the config's waveform augmentation (the
+        authors' chain: integer gain, extra augment, roll on the 10 s
+        buffer, mixup with a partner from the whole training set) and
+        class-balanced sampling, and repeat; evaluation pipelines are
+        deterministic, centre-cropped and keep every clip. Spectrogram
+        mixup (`mixup_alpha`) happens in the model.
         """
         from keras_maskspec import data as data_lib
 
         balanced = bool(training and config.class_balanced)
-        mixup = bool(training and config.mixup_alpha and config.mixup_rate)
+        mixup = bool(training and config.mixup_rate)
         if not clips.multi_label:
-            # Mixup needs soft (one-hot) targets; the classifier's loss and
-            # accuracy take ids and one-hot labels alike.
-            kwargs.setdefault("one_hot", mixup)
+            # Mixup (waveform here, spectrogram in the model) needs soft
+            # (one-hot) targets; the classifier's loss and accuracy take ids
+            # and one-hot labels alike.
+            kwargs.setdefault("one_hot", mixup or bool(config.mixup_alpha))
         ds = data_lib.classification_dataset(
             clips.files,
             clips.labels,
@@ -211,9 +214,12 @@ class Recipe:
             seed=seed,
             training=training,
             mixup_rate=config.mixup_rate if mixup else 0.0,
-            mixup_alpha=config.mixup_alpha or 2.0,
+            mixup_alpha=config.wave_mixup_alpha,
             gain_db=config.gain_db,
             roll_seconds=config.roll_seconds,
+            roll_samples=config.roll_samples,
+            extra_augment=config.extra_augment,
+            container_seconds=config.container_seconds,
             balanced=balanced,
             samples_per_epoch=config.samples_per_epoch if balanced else None,
             **kwargs,
@@ -257,6 +263,7 @@ class Recipe:
             dict of metrics (see the recipe's README), JSON-ready.
         """
         from keras_maskspec import training
+        from keras_maskspec.training.callbacks import EpochTestScores
 
         config, options = self.resolve(smoke=smoke, **overrides)
         if isinstance(init, os.PathLike):
@@ -286,15 +293,31 @@ class Recipe:
                     train, run_config, True, seed=run_config.seed, **kwargs
                 )
                 test_ds = self.dataset(test, run_config, False, **kwargs)
+                # Per-bin statistics from the un-augmented training clips
+                # (computed once, cached in the run folder).
+                stats_ds = None
+                if run_config.frame_stats == "train":
+                    stats_ds = self.dataset(train, run_config, False, **kwargs)
+                # The authors score the test split after every epoch and
+                # report the best; we report it beside the final model's.
+                scores = EpochTestScores(test_ds, self.score)
                 # No per-epoch validation inside `fit`: Keras warns at the
                 # end of every pass over a dataset of unknown length (clips
                 # that fail to decode are skipped). Scored exactly below.
                 # A `MaskSpecEncoder` init is rebuilt by `finetune`, which
                 # copies its weights: every run starts from the same ones.
                 model = training.finetune(
-                    run_config, init, train_ds, os.path.join(out, run_name)
+                    run_config,
+                    init,
+                    train_ds,
+                    os.path.join(out, run_name),
+                    stats_data=stats_ds,
+                    callbacks=[scores],
                 )
                 per_run[run_name] = self._predict(model, test_ds, train)
+                best = scores.best(self.metric)
+                if best is not None:
+                    per_run[run_name]["metrics"]["best_over_epochs"] = best
             result = self._finish(per_run, missing)
             if not owned:
                 with open(os.path.join(out, "metrics.json"), "w") as f:

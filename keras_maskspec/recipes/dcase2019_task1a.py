@@ -21,7 +21,6 @@ import numpy as np
 
 from keras_maskspec.recipes import layout as layout_lib
 from keras_maskspec.recipes.base import Recipe
-from keras_maskspec.recipes.base import softmax
 from keras_maskspec.training import metrics as metrics_lib
 
 NAME = "DCASE2019 Task 1A"
@@ -130,6 +129,7 @@ class DCASE2019Task1A(Recipe):
         "multi_label": False,
         "patchout": 200,
         "mixup_alpha": 0.2,
+        "frame_stats": "train",
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 10.0,
@@ -157,11 +157,11 @@ class DCASE2019Task1A(Recipe):
         result = {name: r["metrics"] for name, r in per_run.items()}
         first = next(iter(per_run.values()))
         if len(per_run) > 1:
-            probs = np.mean(
-                [softmax(r["y_score"]) for r in per_run.values()], axis=0
-            )
+            # The authors average the three models' logits
+            # (dcase19/engine_run.py:159), then take the arg max.
+            logits = np.mean([r["y_score"] for r in per_run.values()], axis=0)
             result["ensemble"] = {
-                "accuracy": metrics_lib.accuracy(first["y_true"], probs)
+                "accuracy": metrics_lib.accuracy(first["y_true"], logits)
             }
         headline = result[
             "ensemble" if len(per_run) > 1 else next(iter(per_run))

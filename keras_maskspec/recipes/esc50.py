@@ -103,6 +103,7 @@ class ESC50(Recipe):
         "multi_label": False,
         "patchout": 100,
         "mixup_alpha": 0.3,
+        "frame_stats": "audioset",
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 5.0,

@@ -25,6 +25,7 @@ import numpy as np
 from keras_maskspec.recipes import layout as layout_lib
 from keras_maskspec.recipes.base import Recipe
 from keras_maskspec.training import metrics as metrics_lib
+from keras_maskspec.utils import load_npz
 
 NAME = "OpenMIC-2018"
 INSTRUMENTS = (
@@ -94,16 +95,18 @@ def read_openmic2018(root, split="split01"):
         NAME,
         "Y_true, Y_mask and sample_key arrays",
     )
-    with np.load(npz_path, allow_pickle=True) as npz:
-        absent = [k for k in NPZ_KEYS if k not in npz.files]
-        if absent:
-            raise layout_lib.LayoutError(
-                f"{NAME} layout: {npz_path} lacks arrays {absent}. "
-                f"Received: arrays={sorted(npz.files)}"
-            )
-        y_true = np.asarray(npz["Y_true"], np.float32)
-        y_mask = np.asarray(npz["Y_mask"]).astype(bool)
-        keys = [str(k) for k in npz["sample_key"]]
+    # `sample_key` is an object array: read through the restricted reader,
+    # which refuses anything that could run code (UnsafeDataError).
+    npz = load_npz(npz_path)
+    absent = [k for k in NPZ_KEYS if k not in npz]
+    if absent:
+        raise layout_lib.LayoutError(
+            f"{NAME} layout: {npz_path} lacks arrays {absent}. "
+            f"Received: arrays={sorted(npz)}"
+        )
+    y_true = np.asarray(npz["Y_true"], np.float32)
+    y_mask = np.asarray(npz["Y_mask"]).astype(bool)
+    keys = [str(k) for k in npz["sample_key"]]
     if y_true.shape != y_mask.shape or y_true.shape[0] != len(keys):
         raise layout_lib.LayoutError(
             f"{NAME} layout: Y_true {y_true.shape}, Y_mask {y_mask.shape} and "
@@ -111,7 +114,9 @@ def read_openmic2018(root, split="split01"):
         )
     row_of = {k: i for i, k in enumerate(keys)}
     names = _class_names(root, y_true.shape[1])
-    labels = np.where(y_mask, (y_true >= 0.5).astype(np.float32), -1.0)
+    # Positives are `Y_true > 0.5`, strictly, as in the authors' loss and
+    # metric (openmic18/engine_run.py:43-44,109-110).
+    labels = np.where(y_mask, (y_true > 0.5).astype(np.float32), -1.0)
     out = {"y_true": {}, "y_mask": {}}
     for part in ("train", "test"):
         relative = os.path.join("partitions", f"{split}_{part}.csv")
@@ -165,6 +170,11 @@ class OpenMIC2018(Recipe):
         "multi_label": True,
         "patchout": 200,
         "mixup_alpha": 0.0,
+        # The authors: --wavmix False, --specmix False; loss mean over all
+        # B x 20 entries.
+        "mixup_rate": 0.0,
+        "loss_normalize": "all",
+        "frame_stats": "train",
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 10.0,

@@ -129,7 +129,7 @@ class SpeechCommands(Recipe):
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 1.0,
-        "roll_seconds": 0.1,
+        "frame_stats": "train",
         "epochs": 80,
         "base_learning_rate": 1e-3,
     }

@@ -5,14 +5,16 @@
 - `StopOnNonFiniteLoss`: a NaN/Inf loss ends `fit` with
   `NonFiniteLossError` before the bad weights reach a checkpoint.
 - `RunCheckpoint`: `keras.callbacks.BackupAndRestore` with atomic writes
-  (a SIGKILL at any moment leaves a loadable checkpoint) and optional
-  permanent per-epoch snapshots.
+  (a SIGKILL or a full disk at any moment leaves a loadable checkpoint),
+  the newest N checkpoints kept plus pinned per-epoch snapshots.
 - `EpochCSVLogger`: one row per epoch, rows of re-run epochs replaced, so a
   resumed run never has duplicates.
 - `ReconstructionImages`: every N epochs, a picture per example of the
   masked reconstruction in TensorBoard.
 - `ValidationMeanAveragePrecision`: exact (masked) mAP, mAUC and d' on
   validation data per epoch for multi-label classifiers.
+- `StepLossLogger`: the loss of every step in `steps.csv` (the loss curve
+  `plotting.plot_loss` draws).
 """
 
 import csv
@@ -20,13 +22,21 @@ import io
 import json
 import math
 import os
+import re
 import time
 
 import keras
 import numpy as np
 
 from keras_maskspec.training import metrics as metrics_lib
+from keras_maskspec.utils import atomic_path
 from keras_maskspec.utils import atomic_write_text
+
+_CHECKPOINT_FILE = re.compile(r"epoch-(\d{4,})\.weights\.h5")
+# `utils.atomic_path` temporaries of checkpoint and metadata writes.
+_CHECKPOINT_TEMP = re.compile(
+    r"\.(epoch-\d{4,}\.weights\.h5|training_metadata\.json)\..*\.tmp.*"
+)
 
 
 def _current_learning_rate(model):
@@ -144,29 +154,44 @@ class RunCheckpoint(keras.callbacks.BackupAndRestore):
 
     Keras' callback writes `latest.weights.h5` and then the epoch number;
     a kill in between (or during the first write) leaves a torn or
-    mismatched pair. Here each save writes a new weights file, then
-    atomically replaces `training_metadata.json`, which names that file:
-    the metadata only ever points at a complete file. Older files are
-    removed after the switch. Model weights include the optimizer state
-    (moments, iteration count: the learning-rate schedule position) and the
-    layers' seed-generator states.
+    mismatched pair. Here each save writes the epoch's weights to a
+    temporary file, flushes it to disk and renames it to
+    `epoch-XXXX.weights.h5`; only then is `training_metadata.json`, which
+    names that file, atomically replaced. The metadata so only ever points
+    at a complete file, and a full disk (or a kill) during a save leaves the
+    previous checkpoint as it was. Model weights include the optimizer
+    state (moments, iteration count: the learning-rate schedule position)
+    and the layers' seed-generator states.
+
+    After a save, older checkpoint files are removed except the newest
+    `keep_last` and the pinned ones (every `keep_every`-th epoch). Only
+    files this callback names (`epoch-XXXX.weights.h5` and its own
+    interrupted temporary files) are ever removed.
 
     Args:
         backup_dir: str. Folder for checkpoints.
-        keep_every: int. Also keep the weights of every `keep_every`-th
-            epoch as `epoch-XXXX.weights.h5` (0 = only the latest).
-            Defaults to `0`.
+        keep_every: int. Also keep (pin) the weights of every
+            `keep_every`-th epoch (0 = none pinned). Defaults to `0`.
         write: bool. `False` on non-chief workers, which restore but never
             write. Defaults to `True`.
+        keep_last: int. How many of the newest checkpoints to keep (>= 1).
+            Defaults to `2`.
 
     Examples:
     >>> RunCheckpoint("/tmp/ckpt").latest_epoch()
     0
+    >>> RunCheckpoint("/tmp/ckpt", keep_last=3).keep_last
+    3
     """
 
-    def __init__(self, backup_dir, keep_every=0, write=True):
+    def __init__(self, backup_dir, keep_every=0, write=True, keep_last=2):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        if int(keep_last) < 1:
+            raise ValueError(
+                f"`keep_last` must be >= 1. Received: keep_last={keep_last}"
+            )
         self.keep_every = int(keep_every or 0)
+        self.keep_last = int(keep_last)
         self.write = write
 
     def metadata(self):
@@ -174,12 +199,31 @@ class RunCheckpoint(keras.callbacks.BackupAndRestore):
         if not os.path.exists(self._training_metadata_path):
             return None
         with open(self._training_metadata_path) as f:
-            return json.load(f)
+            text = f.read()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f"{self._training_metadata_path} is not valid JSON (it is "
+                "written atomically, so something else changed it). "
+                f"Received: {text[:80]!r}"
+            ) from None
 
     def latest_epoch(self):
         """Number of epochs the latest checkpoint has finished."""
         meta = self.metadata()
         return int(meta["epoch"]) if meta else 0
+
+    def checkpoint_files(self):
+        """`{epoch: file name}` of the checkpoint files in `backup_dir`."""
+        files = {}
+        if not os.path.isdir(self.backup_dir):
+            return files
+        for name in os.listdir(self.backup_dir):
+            match = _CHECKPOINT_FILE.fullmatch(name)
+            if match:
+                files[int(match.group(1))] = name
+        return files
 
     def on_train_begin(self, logs=None):
         self._load_model()
@@ -195,24 +239,57 @@ class RunCheckpoint(keras.callbacks.BackupAndRestore):
         self.model.load_weights(path)
         self.model._initial_epoch = int(meta["epoch"])
 
+    def _write_weights(self, path):
+        """Writes the weights (with optimizer state) to `path`."""
+        self.model.save_weights(path)
+
     def _save_model(self):
         if not self.write:
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
-        old = self.metadata()
         name = f"epoch-{epoch:04d}.weights.h5"
-        self.model.save_weights(os.path.join(self.backup_dir, name))
-        atomic_write_text(
-            self._training_metadata_path,
-            json.dumps({"epoch": epoch, "weights": name}),
-        )
-        if old and old["weights"] != name:
-            previous = int(old["epoch"])
-            if not (self.keep_every and previous % self.keep_every == 0):
-                path = os.path.join(self.backup_dir, old["weights"])
-                if os.path.exists(path):
-                    os.remove(path)
+        try:
+            # Data first, flushed and renamed; the metadata that points at
+            # it last.
+            with atomic_path(
+                os.path.join(self.backup_dir, name), suffix=".weights.h5"
+            ) as tmp:
+                self._write_weights(tmp)
+            atomic_write_text(
+                self._training_metadata_path,
+                json.dumps({"epoch": epoch, "weights": name}),
+            )
+        except OSError as exc:
+            previous = self.latest_epoch()
+            kept = (
+                f"the checkpoint of epoch {previous} is intact and the "
+                "same command resumes from it"
+                if previous
+                else "no earlier checkpoint exists"
+            )
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OSError(
+                exc.errno,
+                f"Could not write the checkpoint of epoch {epoch} to "
+                f"{self.backup_dir} ({reason}); {kept}. Free space (or fix "
+                "the folder) and run the same command again. Received: "
+                f"backup_dir={self.backup_dir!r}",
+            ) from exc
+        self._prune(epoch)
+
+    def _prune(self, epoch):
+        keep = sorted(e for e in self.checkpoint_files() if e <= epoch)
+        keep = set(keep[-self.keep_last :]) | {epoch}
+        for other, name in self.checkpoint_files().items():
+            pinned = self.keep_every and other % self.keep_every == 0
+            if other in keep or (pinned and other <= epoch):
+                continue
+            os.remove(os.path.join(self.backup_dir, name))
+        # Temporary files of saves a kill interrupted.
+        for name in os.listdir(self.backup_dir):
+            if _CHECKPOINT_TEMP.fullmatch(name):
+                os.remove(os.path.join(self.backup_dir, name))
 
 
 class EpochCSVLogger(keras.callbacks.Callback):
@@ -321,6 +398,8 @@ class ReconstructionImages(keras.callbacks.Callback):
                     frontend.hop_length,
                     index=i,
                     title=f"example {i}, epoch {step}",
+                    normalize_targets=self.model.normalize_targets,
+                    patch_size=self.model.encoder.patch_size,
                 )
                 tf.summary.image(
                     f"reconstruction/example_{i}",
@@ -420,3 +499,179 @@ class ValidationMeanAveragePrecision(keras.callbacks.Callback):
         values["d_prime"] = metrics_lib.d_prime(values["mauc"])
         for key, value in values.items():
             logs[self.prefix + key] = value
+
+
+class StepLossLogger(keras.callbacks.Callback):
+    """`steps.csv`: the training loss of every step, for the loss curve.
+
+    Keras' batch logs hold the running mean of the epoch so far; the loss
+    of the steps since the previous call is recovered from two consecutive
+    means (every batch of an epoch has the global batch size, which Keras
+    weighs the mean by). With `steps_per_execution > 1` one row covers the
+    steps of one call. Rows of epochs that are run again (a resumed run)
+    are replaced; the file is rewritten atomically at each epoch end.
+    Columns: `epoch` (from 1), `step` (global, from 1), `loss` (of that
+    step) and `epoch_mean_loss` (the progress bar's number).
+
+    Args:
+        path: str. The CSV file.
+
+    Examples:
+    >>> StepLossLogger("/tmp/steps.csv").path
+    '/tmp/steps.csv'
+    """
+
+    FIELDS = ("epoch", "step", "loss", "epoch_mean_loss")
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self._kept = None
+        self._rows = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._kept is None:
+            self._kept = []
+            if os.path.exists(self.path):
+                with open(self.path, newline="") as f:
+                    self._kept = [
+                        r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch
+                    ]
+        self._kept = [r for r in self._kept if int(r["epoch"]) <= epoch]
+        self._rows = []
+        self._epoch = epoch
+        self._previous = (0, 0.0)
+        self._steps = int((self.params or {}).get("steps") or 0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not logs or "loss" not in logs:
+            return
+        mean = float(np.asarray(keras.ops.convert_to_numpy(logs["loss"])))
+        count = batch + 1
+        seen, previous_mean = self._previous
+        if count <= seen:
+            return
+        loss = (count * mean - seen * previous_mean) / (count - seen)
+        self._previous = (count, mean)
+        epoch = self._epoch
+        self._rows.append(
+            {
+                "epoch": epoch + 1,
+                "step": epoch * self._steps + count,
+                "loss": loss,
+                "epoch_mean_loss": mean,
+            }
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=self.FIELDS)
+        writer.writeheader()
+        writer.writerows(self._kept + self._rows)
+        atomic_write_text(self.path, text.getvalue())
+        self._kept = self._kept + self._rows
+        self._rows = []
+
+
+class AugmentedBatchImage(keras.callbacks.Callback):
+    """At the start of training, draws one augmented training batch.
+
+    What the model is fed: each clip's waveform after the data pipeline's
+    augmentation (gain, extra augment, roll, waveform mixup) and its
+    log-mel (the model's front end, inference mode), with the (mixed)
+    label (see `plotting.augmented_batch_figure`). Written to TensorBoard
+    as `data/augmented_batch` (step 0) and, with `png_path`, to a PNG.
+
+    Args:
+        waveforms: array `(batch, samples)`, one training batch.
+        labels: array of its labels, or `None`.
+        log_dir: str. TensorBoard folder.
+        png_path: str or `None`. Also write the picture here.
+        write: bool. `False` on non-chief workers. Defaults to `True`.
+
+    Examples:
+    >>> import numpy as np
+    >>> cb = AugmentedBatchImage(np.zeros((2, 16000)), None, "/tmp/logs")
+    >>> cb.waveforms.shape
+    (2, 16000)
+    """
+
+    def __init__(self, waveforms, labels, log_dir, png_path=None, write=True):
+        super().__init__()
+        self.waveforms = np.asarray(waveforms, dtype="float32")
+        self.labels = None if labels is None else np.asarray(labels)
+        self.log_dir = log_dir
+        self.png_path = png_path
+        self.write = write
+
+    def on_train_begin(self, logs=None):
+        if not self.write or self.waveforms.ndim != 2:
+            return
+        import tensorflow as tf
+
+        from keras_maskspec.training.plotting import augmented_batch_figure
+        from keras_maskspec.training.plotting import figure_to_array
+
+        frontend = self.model.encoder.frontend
+        spectrograms = frontend(self.waveforms, training=False)
+        figure = augmented_batch_figure(
+            self.waveforms,
+            keras.ops.convert_to_numpy(spectrograms),
+            self.labels,
+            frontend.sample_rate,
+            frontend.hop_length,
+            title="one augmented training batch (what the model is fed)",
+        )
+        image = figure_to_array(figure, dpi=90)
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
+            tf.summary.image("data/augmented_batch", image[None], step=0)
+        writer.close()
+        if self.png_path:
+            from keras_maskspec.training.plotting import _pyplot
+
+            _pyplot().imsave(self.png_path, image)
+
+
+class EpochTestScores(keras.callbacks.Callback):
+    """Scores a held-out set after every epoch (the authors' protocol).
+
+    The MaskSpec reference evaluates the test split after each epoch and
+    reports the best; recipes report that (`best_over_epochs`) beside the
+    final model's score, labelled (`docs/parity.md`, row FT18).
+
+    Args:
+        dataset: iterable of `(x, y)` batches.
+        score: callable `(y_true, y_score) -> dict of floats`.
+        prefix: str. Prefix of the keys added to the epoch logs. Defaults
+            to `"test_"`.
+
+    Examples:
+    >>> cb = EpochTestScores([], lambda y, s: {"accuracy": 1.0})
+    >>> cb.history
+    []
+    """
+
+    def __init__(self, dataset, score, prefix="test_"):
+        super().__init__()
+        self.dataset = dataset
+        self.score = score
+        self.prefix = prefix
+        self.history = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_maskspec.training.metrics import predict_dataset
+
+        y_true, y_score = predict_dataset(self.model, self.dataset)
+        scores = {k: float(v) for k, v in self.score(y_true, y_score).items()}
+        self.history.append({"epoch": epoch + 1, **scores})
+        if logs is not None:
+            logs.update({self.prefix + k: v for k, v in scores.items()})
+
+    def best(self, metric):
+        """`{metric: best value, "epoch": its epoch}` (highest), or `None`."""
+        rows = [r for r in self.history if np.isfinite(r.get(metric, np.nan))]
+        if not rows:
+            return None
+        row = max(rows, key=lambda r: r[metric])
+        return {metric: row[metric], "epoch": row["epoch"]}

@@ -24,6 +24,16 @@ from keras_maskspec.models.presets import get_encoder_preset
 from keras_maskspec.utils import atomic_write_text
 
 MIXED_PRECISION = (None, "float32", "mixed_bfloat16", "mixed_float16")
+# Fields added for parity with the authors (docs/parity.md), with the value
+# that gives a config file written before them its old meaning.
+_LEGACY = {
+    "schedule_epochs": None,
+    "frame_stats": None,
+    "roll_samples": 0,
+    "extra_augment": False,
+    "container_seconds": None,
+    "loss_normalize": "labelled",
+}
 STRATEGIES = ("auto", "none", "mirrored", "multiworker", "tpu")
 
 
@@ -43,7 +53,12 @@ class RunConfig:
         sample_rate: int. Audio rate in Hz (informational for data glue;
             the front end's rate is the model's). Defaults to `32000`.
         clip_seconds: float. Clip length. Defaults to `10.0`.
-        epochs: int. Defaults to `80`.
+        epochs: int. Epochs trained (where the run stops). Defaults to
+            `80`.
+        schedule_epochs: int or `None`. Length of the warm-up + cosine
+            schedule in epochs; `None` = `epochs`. The authors pre-train
+            on a 400-epoch cosine and stop after 76 epochs. Defaults to
+            `None`.
         warmup_epochs: float. Linear warm-up, then half-cosine to
             `min_learning_rate`.
         batch_size: int. Global batch size (all replicas).
@@ -74,6 +89,15 @@ class RunConfig:
         checkpoint_every: `"epoch"` or int: also keep every this many
             epochs' weights. Defaults to `"epoch"`.
         verbose: `"auto"`, 0, 1 or 2. Passed to `fit`.
+        frame_stats: str or `None`. Per-mel-bin statistics stored in the
+            front end (`LogMelSpectrogram.set_statistics`): `"audioset"`
+            (the authors' AudioSet table), `"train"` (computed once from
+            the training clips, one pass, cached as
+            `<run>/frame_stats.npz`), a path (`.npy`/`.npz`/`.json`, read
+            without executing code), or `None` (`(x + 4.5) / 5` only).
+            Defaults to `"audioset"`.
+        stats_max_clips: int. Clips read for `frame_stats="train"` (the
+            authors: 10 000). Defaults to `10000`.
     """
 
     preset: str = DEFAULT_PRESET
@@ -81,6 +105,7 @@ class RunConfig:
     sample_rate: int = 32000
     clip_seconds: float = 10.0
     epochs: int = 80
+    schedule_epochs: int = None
     warmup_epochs: float = 40
     batch_size: int = 512
     steps_per_epoch: int = None
@@ -102,6 +127,8 @@ class RunConfig:
     num_images: int = 2
     checkpoint_every: object = "epoch"
     verbose: object = "auto"
+    frame_stats: str = "audioset"
+    stats_max_clips: int = 10000
 
     def __post_init__(self):
         if self.mixed_precision not in MIXED_PRECISION:
@@ -121,6 +148,15 @@ class RunConfig:
                     f"`{name}` must be a positive int. "
                     f"Received: {name}={value!r}"
                 )
+        if self.schedule_epochs is not None and (
+            not isinstance(self.schedule_epochs, int)
+            or self.schedule_epochs < self.epochs
+        ):
+            raise ValueError(
+                "`schedule_epochs` must be an int >= `epochs` or None. "
+                f"Received: schedule_epochs={self.schedule_epochs!r}, "
+                f"epochs={self.epochs}"
+            )
         if self.warmup_epochs < 0:
             raise ValueError(
                 "`warmup_epochs` must be >= 0. "
@@ -153,6 +189,7 @@ class RunConfig:
     def from_dict(cls, data):
         """Builds a config from a dict, naming any unknown key."""
         data = dict(data)
+        written = "kind" in data  # a whole file written by `to_json`
         kind = data.pop("kind", cls.__name__)
         if kind != cls.__name__:
             raise ValueError(
@@ -166,6 +203,13 @@ class RunConfig:
                 f"Unknown {cls.__name__} fields {unknown}. Known: "
                 f"{sorted(names)}. Received: keys={sorted(data)}"
             )
+        if written:
+            # A config file from before a field existed keeps its meaning
+            # (a resumed run must not change schedule, statistics or
+            # augmentation).
+            for name, value in _LEGACY.items():
+                if name in names and name not in data:
+                    data[name] = value
         return cls(**data)
 
     @classmethod
@@ -221,9 +265,11 @@ class RunConfig:
 class PretrainConfig(RunConfig):
     """Everything a MaskSpec pre-training run needs, with paper defaults.
 
-    Takes every `RunConfig` argument; the defaults that differ are
-    `epochs=80` (the paper uses checkpoints 60-75), `warmup_epochs=40`,
-    `batch_size=512`, `beta_2=0.95`, `image_every=5`, `num_images=2`.
+    Takes every `RunConfig` argument; the defaults that differ are the
+    authors' schedule, `epochs=76` on a `schedule_epochs=400` cosine with
+    `min_learning_rate=0.0` (their fine-tunes start from `checkpoint-75`,
+    saved after 76 epochs), `warmup_epochs=40`, `batch_size=512`,
+    `beta_2=0.95`, `image_every=5`, `num_images=2`.
 
     Args:
         decoder_hidden_dim: int or `None`. `None`: the preset's (512 for
@@ -251,6 +297,9 @@ class PretrainConfig(RunConfig):
     decoder_intermediate_dim: int = None
     mask_ratio: float = PRETRAINING["mask_ratio"]
     normalize_targets: bool = True
+    epochs: int = 76
+    schedule_epochs: int = 400
+    min_learning_rate: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -305,18 +354,38 @@ class FinetuneConfig(RunConfig):
         freq_mask_param: int. SpecAugment mel mask. Defaults to `48`.
         time_mask_param: int. SpecAugment time mask (frames). Defaults to
             `192`.
-        label_smoothing: float. Defaults to `0.1`.
-        mixup_alpha: float. Beta(alpha, alpha) for in-batch mixup (0 =
-            off). Defaults to `0.3`.
-        mixup_rate: float. Fraction of batches mixed. Defaults to `0.5`.
+        label_smoothing: float. Defaults to `0.0` (the authors' runs had
+            none: timm 0.5.4's BCE ignores smoothing on multi-hot targets).
+        mixup_alpha: float. Beta(alpha, alpha), folded to max(lam,
+            1 - lam), of the classifier's spectrogram mixup on every
+            training batch (`MaskSpecClassifier(mixup_alpha)`, 0 = off).
+            Defaults to `0.3`.
+        mixup_rate: float. Probability that a training clip is mixed, in
+            the data pipeline, with a partner drawn uniformly from the whole
+            training set (the authors' `MixupDataset`: 0.5; 0 = off).
+            Defaults to `0.5`.
+        wave_mixup_alpha: float. Beta(alpha, alpha) of that waveform mixup
+            (the authors: 2). Defaults to `2.0`.
         class_balanced: bool. Sample clips by
             `keras_maskspec.data.class_balanced_weights` (sum over a clip's
             positive classes of 1 / class count). Defaults to `True`.
         samples_per_epoch: int or `None`. Clips per epoch when sampling
             (AudioSet: 100 000). `None`: the data size.
-        gain_db: float. Random gain +- dB (data pipeline). Defaults to `7`.
-        roll_seconds: float. Random time roll +- seconds (data pipeline;
-            50 frames of 10 ms). Defaults to `0.5`.
+        gain_db: int. Random integer gain in `-gain_db..gain_db-1` dB
+            (data pipeline; the authors: -7..6). Defaults to `7`.
+        roll_samples: int. Random roll of `-roll_samples..roll_samples`
+            samples on the `container_seconds` buffer (data pipeline).
+            Defaults to `50`.
+        roll_seconds: float. Circular roll range in seconds, used only
+            when `roll_samples` is 0 (older configs). Defaults to `0.0`.
+        extra_augment: bool. The authors' noise / volume / high-pass /
+            low-pass chain (`keras_maskspec.data.augment.extra_augment`).
+            Defaults to `True`.
+        container_seconds: float. The authors' 10 s clip buffer that the
+            roll and the mixup means act on. Defaults to `10.0`.
+        loss_normalize: `"labelled"` or `"all"` (multi-label): the masked
+            BCE's denominator (`MaskedBinaryCrossentropy(normalize=)`; the
+            authors' OpenMIC loss: `"all"`). Defaults to `"labelled"`.
         layer_decay: float. Layer-wise lr decay. Defaults to `0.75`.
         **kwargs: `RunConfig` arguments.
 
@@ -335,13 +404,18 @@ class FinetuneConfig(RunConfig):
     patchout: int = 200
     freq_mask_param: int = FINE_TUNING["freq_mask_param"]
     time_mask_param: int = FINE_TUNING["time_mask_param"]
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0
     mixup_alpha: float = 0.3
     mixup_rate: float = 0.5
+    wave_mixup_alpha: float = 2.0
     class_balanced: bool = True
     samples_per_epoch: int = None
-    gain_db: float = 7.0
-    roll_seconds: float = 0.5
+    gain_db: int = 7
+    roll_samples: int = 50
+    roll_seconds: float = 0.0
+    extra_augment: bool = True
+    container_seconds: float = 10.0
+    loss_normalize: str = "labelled"
     layer_decay: float = FINE_TUNING["layer_decay"]
     warmup_epochs: float = 5
     batch_size: int = 64
@@ -360,6 +434,11 @@ class FinetuneConfig(RunConfig):
             raise ValueError(
                 "`mixup_rate` must be in [0, 1]. "
                 f"Received: mixup_rate={self.mixup_rate}"
+            )
+        if self.loss_normalize not in ("labelled", "all"):
+            raise ValueError(
+                "`loss_normalize` must be 'labelled' or 'all'. "
+                f"Received: loss_normalize={self.loss_normalize!r}"
             )
         if self.mixup_alpha < 0:
             raise ValueError(
@@ -404,6 +483,7 @@ class FinetuneConfig(RunConfig):
             patchout=self.patchout,
             freq_mask_param=self.freq_mask_param,
             time_mask_param=self.time_mask_param,
+            mixup_alpha=self.mixup_alpha,
             dropout=self.head_dropout,
             seed=self.seed,
         )

@@ -9,6 +9,9 @@ Running the same call again resumes from the last checkpoint: epoch
 counter, optimizer state (with the iteration count that positions the
 learning-rate schedule), the layers' random-generator states and the data
 order (shuffled per epoch with a seed keyed by the epoch) all continue.
+The run folder keeps the newest checkpoints (with optimizer state, for
+resuming) and a final `model.keras` without optimizer state (unless
+`save_optimizer=True`): what a user loads, at a third of the size.
 """
 
 import dataclasses
@@ -18,6 +21,7 @@ import sys
 import keras
 import numpy as np
 
+from keras_maskspec.models.losses import MaskedBinaryCrossentropy
 from keras_maskspec.models.optimizers import layer_decay_multipliers
 from keras_maskspec.models.optimizers import scheduled_adamw
 from keras_maskspec.training import callbacks as cbs
@@ -27,7 +31,7 @@ from keras_maskspec.training.config import PretrainConfig
 from keras_maskspec.training.distribution import get_strategy
 from keras_maskspec.training.distribution import num_replicas
 from keras_maskspec.utils import atomic_save_model
-
+from keras_maskspec.utils import load_frame_statistics
 
 # `keras_maskspec.data` (tf.data, so TensorFlow) is imported when a run
 # starts, not with this module: `import keras_maskspec` stays TF-free under
@@ -42,6 +46,15 @@ def _is_dataset(data):
 
 def _num_examples(arrays):
     return int(keras.tree.flatten(arrays)[0].shape[0])
+
+
+@dataclasses.dataclass
+class _Saving:
+    """How a run treats its folder: see `pretrain`'s arguments."""
+
+    restart: bool = False
+    keep_checkpoints: int = 2
+    save_optimizer: bool = False
 
 
 @dataclasses.dataclass
@@ -110,7 +123,9 @@ def _steps_of(inputs, batch_size, steps_per_epoch):
 
 
 def _optimizer(config, global_batch, steps, lr_multipliers=None):
-    total = config.epochs * steps
+    # The schedule may be longer than the run (the authors' pre-training:
+    # a 400-epoch cosine stopped after 76 epochs).
+    total = (config.schedule_epochs or config.epochs) * steps
     kwargs = {}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
@@ -136,12 +151,13 @@ def _optimizer(config, global_batch, steps, lr_multipliers=None):
     return optimizer
 
 
-def _common_callbacks(config, out_dir, global_batch):
+def _common_callbacks(config, out_dir, global_batch, keep_checkpoints=2):
     checkpoint = cbs.RunCheckpoint(
         os.path.join(out_dir, "checkpoints"),
         keep_every=config.checkpoint_every
         if isinstance(config.checkpoint_every, int)
         else 0,
+        keep_last=keep_checkpoints,
     )
     before = [
         cbs.TrainingMonitor(global_batch),
@@ -149,6 +165,7 @@ def _common_callbacks(config, out_dir, global_batch):
     ]
     loggers = [
         cbs.EpochCSVLogger(os.path.join(out_dir, "metrics.csv")),
+        cbs.StepLossLogger(os.path.join(out_dir, "steps.csv")),
         keras.callbacks.TensorBoard(
             os.path.join(out_dir, "logs"),
             write_graph=False,
@@ -181,14 +198,27 @@ def _streams(config, inputs, global_batch, first_epoch, steps):
     return train, arrays.batched(inputs.validation, global_batch)
 
 
-def _run(config, inputs, run_dir, resume, build, extra_callbacks=None):
+def _without_optimizer(model):
+    """A copy of `model` with its weights and no optimizer (for saving)."""
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _save_final(model, out_dir, save_optimizer):
+    full = model if save_optimizer else _without_optimizer(model)
+    atomic_save_model(full, os.path.join(out_dir, "model.keras"))
+    atomic_save_model(model.encoder, os.path.join(out_dir, "encoder.keras"))
+
+
+def _run(config, inputs, run_dir, saving, build, extra_callbacks=None):
     """The part of a run that pre-training and fine-tuning share.
 
     Args:
         config: `PretrainConfig` or `FinetuneConfig`.
         inputs: `_Inputs`.
         run_dir: str. The run folder.
-        resume: bool. See `run_dir.prepare`.
+        saving: `_Saving`. Restart, checkpoints kept, optimizer saved.
         build: callable `() -> (model, compile_kwargs, lr_multipliers)`,
             called under the strategy's scope.
         extra_callbacks: optional callable `(out_dir, global_batch) ->
@@ -199,7 +229,7 @@ def _run(config, inputs, run_dir, resume, build, extra_callbacks=None):
         The trained model, also saved as `model.keras` (its encoder as
         `encoder.keras`).
     """
-    out_dir = run_dir_lib.prepare(run_dir, config, resume)
+    out_dir = run_dir_lib.prepare(run_dir, config, restart=saving.restart)
     keras.utils.set_random_seed(config.seed)
     strategy = get_strategy(config.strategy)
     global_batch = _global_batch_size(config, num_replicas(strategy))
@@ -214,11 +244,20 @@ def _run(config, inputs, run_dir, resume, build, extra_callbacks=None):
             **compile_kwargs,
         )
         checkpoint, before, loggers = _common_callbacks(
-            config, out_dir, global_batch
+            config, out_dir, global_batch, saving.keep_checkpoints
         )
         extra = []
+        report = getattr(inputs.train, "bad_clip_report", None)
+        if report is not None:
+            from keras_maskspec.data import BadClipLogger
+
+            extra.append(
+                BadClipLogger(
+                    report, csv_path=os.path.join(out_dir, "bad_clips.csv")
+                )
+            )
         if extra_callbacks is not None:
-            extra = extra_callbacks(out_dir, global_batch)
+            extra += extra_callbacks(out_dir, global_batch)
         first_epoch = min(checkpoint.latest_epoch(), config.epochs)
         if first_epoch < config.epochs:
             train, validation = _streams(
@@ -243,9 +282,59 @@ def _run(config, inputs, run_dir, resume, build, extra_callbacks=None):
             checkpoint.set_model(model)
             checkpoint.on_train_begin()
             model.optimizer.finalize_variable_values(model.trainable_variables)
-    atomic_save_model(model, os.path.join(out_dir, "model.keras"))
-    atomic_save_model(model.encoder, os.path.join(out_dir, "encoder.keras"))
+    _save_final(model, out_dir, saving.save_optimizer)
     return model
+
+
+def _set_frame_statistics(encoder, config, run_dir, stats_data):
+    """Stores `config.frame_stats` in the encoder's front end.
+
+    `"train"` statistics are computed once (one pass over `stats_data`,
+    with a progress bar) and cached as `<run_dir>/frame_stats.npz`; a
+    resumed run reads them back. Other sources are copied there too, so
+    the run folder says what the model was trained with.
+    """
+    source = config.frame_stats
+    frontend = encoder.frontend
+    if not source or not hasattr(frontend, "set_statistics"):
+        return
+    from keras_maskspec.data.normalization import cached_frame_statistics
+    from keras_maskspec.data.normalization import compute_frame_statistics
+
+    def compute():
+        if source != "train":
+            return load_frame_statistics(source)
+        if stats_data is None:
+            raise ValueError(
+                "`frame_stats='train'` needs the training clips without "
+                "augmentation: pass `stats_data` (waveform batches), or "
+                "set frame_stats to 'audioset', a file or None. Received: "
+                "stats_data=None"
+            )
+        data = stats_data
+        if not (_is_dataset(data) or isinstance(data, list)):
+            data = [
+                np.asarray(data[i : i + config.batch_size], "float32")
+                for i in range(0, len(data), config.batch_size)
+            ]
+        max_batches = -(-int(config.stats_max_clips) // config.batch_size)
+        return compute_frame_statistics(
+            data, frontend, max_batches=max_batches, verbose=1
+        )
+
+    mean, std = cached_frame_statistics(os.fspath(run_dir), compute)
+    frontend.set_statistics(mean, std)
+
+
+def _first_batch(train):
+    """One batch of a training dataset as numpy arrays, or `None`."""
+    if not _is_dataset(train):
+        return None
+    batch = next(iter(train.take(1)), None)
+    if batch is None:
+        return None
+    batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+    return tuple(np.asarray(b) for b in batch)
 
 
 def _image_examples(inputs, count):
@@ -263,7 +352,17 @@ def _image_examples(inputs, count):
     return np.asarray(source)[:count]
 
 
-def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
+def pretrain(
+    config,
+    train_data,
+    run_dir,
+    validation_data=None,
+    resume=True,
+    restart=False,
+    keep_checkpoints=2,
+    save_optimizer=False,
+    stats_data=None,
+):
     """Pre-trains a MaskSpec model with `model.fit` in a resumable run folder.
 
     Builds `MaskSpecPretrainer` from the config (preset + overrides, dtype
@@ -284,9 +383,20 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
             run restarts its iteration).
         run_dir: str. The run folder (see `keras_maskspec.training.run_dir`).
         validation_data: optional waveforms array or dataset.
-        resume: bool. Continue the run in `run_dir` if there is one
-            (`False` deletes its checkpoints, logs and metrics and starts
-            over). Defaults to `True`.
+        resume: bool. Kept for compatibility: a run in `run_dir` is
+            always continued; `False` is the same as `restart=True`.
+            Defaults to `True`.
+        restart: bool. Move a run already in `run_dir` aside (to
+            `<run_dir>.old-<time>`; nothing is deleted) and start over.
+            Defaults to `False`.
+        keep_checkpoints: int. Newest checkpoints kept (plus those pinned
+            by `config.checkpoint_every`). Defaults to `2`.
+        save_optimizer: bool. Include the optimizer state in the final
+            `model.keras` (the checkpoints always have it). Defaults to
+            `False`.
+        stats_data: waveform batches (dataset, list or array) for
+            `config.frame_stats="train"`; defaults to `train_data` when it
+            is an array. Defaults to `None`.
 
     Returns:
         The trained `MaskSpecPretrainer` (also saved as `model.keras`; its
@@ -309,8 +419,13 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
         train = np.asarray(train, dtype="float32")
     inputs = _Inputs(train, validation=validation_data)
 
+    if stats_data is None and not (_is_dataset(train) or callable(train)):
+        stats_data = train
+
     def build():
-        return config.build_model(), {}, None
+        model = config.build_model()
+        _set_frame_statistics(model.encoder, config, run_dir, stats_data)
+        return model, {}, None
 
     def images(out_dir, global_batch):
         examples = _image_examples(inputs, config.num_images)
@@ -324,11 +439,22 @@ def pretrain(config, train_data, run_dir, validation_data=None, resume=True):
             )
         ]
 
-    return _run(config, inputs, run_dir, resume, build, images)
+    saving = _Saving(restart or not resume, keep_checkpoints, save_optimizer)
+    return _run(config, inputs, run_dir, saving, build, images)
 
 
 def finetune(
-    config, encoder, train_data, run_dir, validation_data=None, resume=True
+    config,
+    encoder,
+    train_data,
+    run_dir,
+    validation_data=None,
+    resume=True,
+    restart=False,
+    keep_checkpoints=2,
+    save_optimizer=False,
+    stats_data=None,
+    callbacks=None,
 ):
     """Fine-tunes a MaskSpec classifier with `model.fit` in a run folder.
 
@@ -353,7 +479,13 @@ def finetune(
         run_dir: str. The run folder.
         validation_data: optional `(waveforms, labels)` arrays or dataset.
             Arrays add `val_map` (multi-label) to the metrics.
-        resume: bool. Defaults to `True`.
+        resume, restart, keep_checkpoints, save_optimizer: as for
+            `pretrain`.
+        stats_data: un-augmented training waveform batches for
+            `config.frame_stats="train"`; defaults to the training arrays.
+            Defaults to `None`.
+        callbacks: optional list of extra Keras callbacks (e.g.
+            `callbacks.EpochTestScores`). Defaults to `None`.
 
     Returns:
         The trained `MaskSpecClassifier` (also `model.keras`; its encoder
@@ -382,10 +514,21 @@ def finetune(
             inputs.sample_weights = class_balanced_weights(
                 y, config.num_classes if y.ndim == 1 else None
             )
-        if config.mixup_alpha and config.mixup_rate:
-            inputs.mixup = (float(config.mixup_alpha), float(config.mixup_rate))
+        if config.mixup_rate:
+            # Waveform mixup with a partner from all the arrays.
+            inputs.mixup = (
+                float(config.wave_mixup_alpha),
+                float(config.mixup_rate),
+                round(config.container_seconds * config.sample_rate),
+            )
         inputs.samples = config.samples_per_epoch or len(y)
-    one_hot = inputs.mixup is not None and not config.multi_label
+        if stats_data is None:
+            stats_data = np.asarray(x, dtype="float32")
+    # Waveform or spectrogram mixup blends labels: single-label ids become
+    # one-hot.
+    one_hot = (inputs.mixup is not None or bool(config.mixup_alpha)) and (
+        not config.multi_label
+    )
 
     def labels(values):
         # Integer ids become one-hot when mixup blends them.
@@ -412,6 +555,7 @@ def finetune(
         if isinstance(start, (str, os.PathLike)):
             start = run_dir_lib.load_encoder(start)
         model = config.build_model(start)
+        _set_frame_statistics(model.encoder, config, run_dir, stats_data)
         multipliers = None
         if config.layer_decay:
             multipliers = layer_decay_multipliers(
@@ -420,15 +564,32 @@ def finetune(
         # The default loss and metrics take integer ids and one-hot/mixup
         # labels alike, and skip unlabelled (-1) multi-label entries; exact
         # mAP comes from ValidationMeanAveragePrecision.
-        return model, {"label_smoothing": config.label_smoothing}, multipliers
+        compile_kwargs = {"label_smoothing": config.label_smoothing}
+        if config.multi_label and config.loss_normalize == "all":
+            compile_kwargs["loss"] = MaskedBinaryCrossentropy(
+                label_smoothing=config.label_smoothing, normalize="all"
+            )
+        return model, compile_kwargs, multipliers
 
     def validation_map(out_dir, global_batch):
+        extra = list(callbacks or [])
+        batch = _first_batch(inputs.train)
+        if batch is not None:
+            extra.append(
+                cbs.AugmentedBatchImage(
+                    batch[0][:8],
+                    batch[1][:8] if len(batch) > 1 else None,
+                    os.path.join(out_dir, "logs", "images"),
+                    os.path.join(out_dir, "augmented_batch.png"),
+                )
+            )
         if not (array_validation and config.multi_label):
-            return []
-        return [
+            return extra
+        return extra + [
             cbs.ValidationMeanAveragePrecision(
                 inputs.validation[0], vy, batch_size=global_batch
             )
         ]
 
-    return _run(config, inputs, run_dir, resume, build, validation_map)
+    saving = _Saving(restart or not resume, keep_checkpoints, save_optimizer)
+    return _run(config, inputs, run_dir, saving, build, validation_map)

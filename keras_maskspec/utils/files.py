@@ -31,6 +31,11 @@ def _temp_path(path, suffix=""):
         dir=folder,
     )
     os.close(fd)
+    # mkstemp makes the file private (0600); the renamed result should get
+    # the permissions any other new file would (0666 less the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     return tmp
 
 
@@ -49,19 +54,9 @@ def atomic_write_bytes(path, data):
     >>> pathlib.Path(path).read_bytes()
     b'abc'
     """
-    path = os.fspath(path)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
 
 
 def atomic_write_text(path, text):

@@ -2,6 +2,7 @@
 
 import json
 
+from keras_maskspec.cli.pretrain import DEMO_PRESET
 from tests.cli.helpers import assert_one_line_error
 from tests.cli.helpers import run
 
@@ -37,13 +38,17 @@ def test_pretrain_on_synthetic_corpus_then_show(tmp_path):
     for name in ("config.json", "encoder.keras", "model.keras"):
         assert (out / name).exists()
     config = json.loads((out / "config.json").read_text())
-    assert config["preset"] == "maskspec_tiny"
+    assert config["preset"] == DEMO_PRESET
     assert config["encoder_overrides"]["hidden_dim"] == 32
 
+    # The same command on a finished run: nothing to do, no error;
+    # `--resume` is still accepted; a larger --epochs extends the run.
     again = run(*args)
-    assert_one_line_error(again, "already holds a run")
+    assert again.exit_code == 0, again.output
+    assert "continuing after epoch 1" in again.output
     resumed = run(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output
+    assert "Run folder" in resumed.output and "model.keras" in resumed.output
 
     picture = tmp_path / "recon.png"
     shown = run("show", out, "--out", picture, "--num-clips", 2)
@@ -74,3 +79,68 @@ def test_unreadable_config_is_one_line(tmp_path):
         run("pretrain", "--config", path, "--out", tmp_path / "r"),
         "Unknown PretrainConfig fields ['epochz']",
     )
+
+
+def test_out_with_the_users_files_is_refused(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "model.keras").write_bytes(b"my model")
+    (out / "metrics.csv").write_text("my,numbers\n")
+    args = ["pretrain", "--epochs", 1, "--num-clips", 2, "--batch-size", 2]
+    args += ["--clip-seconds", 1, "--out", out, *TINY_PRETRAIN]
+    result = run(*args)
+    assert_one_line_error(result, "holds no run")
+    assert "metrics.csv, model.keras" in result.output
+    assert_one_line_error(run(*args, "--restart"), "holds no run")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.csv",
+        "model.keras",
+    ]
+    assert (out / "model.keras").read_bytes() == b"my model"
+
+
+def test_extend_and_restart(tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--num-clips", 2, "--batch-size", 2]
+    args += ["--clip-seconds", 1, "--out", out, *TINY_PRETRAIN]
+    assert run(*args, "--epochs", 1).exit_code == 0
+    extended = run(*args, "--epochs", 2)
+    assert extended.exit_code == 0, extended.output
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["1", "2"]
+    (out / "notes.txt").write_text("mine")
+    restarted = run(*args, "--epochs", 1, "--restart")
+    assert restarted.exit_code == 0, restarted.output
+    assert "Moved the previous run to" in restarted.output
+    (old,) = tmp_path.glob("run.old-*")
+    rows = (old / "metrics.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and (old / "model.keras").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
+    assert len(rows) == 1
+
+
+def test_demo_defaults_draw_loss_and_reconstruction(tmp_path):
+    out = tmp_path / "demo"
+    # The demo's own settings, fewer clips and steps.
+    result = run(
+        "pretrain", "--epochs", 1, "--out", out, "--num-clips", 32,
+        "--steps-per-epoch", 6, "--set", "verbose=0",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "maskspec_test"
+    assert config["learning_rate"] == 0.002
+    assert config["clip_seconds"] == 2.0
+    steps = (out / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 6
+    for name in ("reconstruction.png", "loss.png"):
+        assert f"Picture: {out / name}" in result.output
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    raw = tmp_path / "raw.png"
+    shown = run("show", out, "--out", raw, "--num-clips", 1, "--view", "raw")
+    assert shown.exit_code == 0, shown.output
+    assert "raw view" in shown.output
+    assert raw.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run("show", out, "--view", "normalised").exit_code != 0

@@ -238,3 +238,61 @@ def test_labels_are_checked_and_read_from_audioset_csv(tmp_path):
     state = ref.AudioMAEViT(112, DIM, 1, HEADS, 7).state_dict()
     with pytest.raises(ValueError, match="7 classes but 2 labels"):
         convert_checkpoint(state, "audiomae", num_heads=HEADS, labels=csv)
+
+
+def _maskspec_checkpoint(tmp_path):
+    module = _seeded(ref.MaskSpecViT, 100, DIM, DEPTH, HEADS, 5, _stats())
+    return _save(module, tmp_path / "finetuned.pth")
+
+
+def test_cli_frame_stats_never_run_code(tmp_path):
+    from tests.cli.helpers import assert_one_line_error
+    from tests.cli.helpers import run
+    from tests.utils.safe_numpy_test import malicious_npy
+
+    marker = tmp_path / "pwned"
+    evil = malicious_npy(tmp_path / "mean_std_128.npy", marker)
+    checkpoint = _maskspec_checkpoint(tmp_path)
+    out = tmp_path / "run"
+    result = run(
+        "convert", "--from", "maskspec", checkpoint, "--out", out,
+        "--num-heads", HEADS, "--frame-stats", evil,
+    )  # fmt: skip
+    assert_one_line_error(result, "mean_std_128.npy")
+    assert not marker.exists()
+    assert not (out / "encoder.keras").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path):
+    from tests.cli.helpers import assert_one_line_error
+    from tests.cli.helpers import run
+
+    checkpoint = _maskspec_checkpoint(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.keras").write_bytes(b"the user's own model")
+    args = ["convert", "--from", "maskspec", checkpoint, "--out", out]
+    args += ["--num-heads", HEADS]
+    assert_one_line_error(run(*args), "not empty (model.keras)")
+    assert (out / "model.keras").read_bytes() == b"the user's own model"
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"class {i}\n" for i in range(5)))
+    done = run(*args, "--labels", labels, "--overwrite")
+    assert done.exit_code == 0, done.output
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "encoder.keras",
+        "labels.txt",
+        "model.keras",
+    ]
+    # A second conversion, without labels, into the same folder: refused,
+    # then with --overwrite its stale labels.txt goes; no temp files stay.
+    assert_one_line_error(run(*args), "--overwrite")
+    done = run(*args, "--overwrite")
+    assert done.exit_code == 0, done.output
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "encoder.keras",
+        "model.keras",
+    ]

@@ -57,9 +57,7 @@ def test_mixup_partner_comes_from_all_arrays_not_the_batch():
     # Batches of one: an in-batch partner could only be the clip itself.
     x = np.stack([np.full(8, i, "float32") for i in range(6)])
     y = np.eye(6, dtype="float32")
-    ds = arrays.array_epochs(
-        (x, y), 1, 0, 0, 1, 60, mixup=(2.0, 1.0, 32000)
-    )
+    ds = arrays.array_epochs((x, y), 1, 0, 0, 1, 60, mixup=(2.0, 1.0, 32000))
     mixed = [yb.numpy()[0] for _, yb in ds]
     partners = sum(int((m > 0).sum() == 2) for m in mixed)
     assert partners > 40  # mixed with another clip (same clip: 1 in 6)

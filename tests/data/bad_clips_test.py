@@ -50,3 +50,34 @@ def test_logger_takes_a_dataset_and_rejects_other_objects():
     assert logger.report is FakeDataset.bad_clip_report
     with pytest.raises(TypeError, match="report=42"):
         bad_clips.BadClipLogger(42)
+
+
+def test_logger_appends_one_row_per_bad_file_per_epoch(tmp_path):
+    import csv
+
+    report = bad_clips.BadClipReport(max_examples=1)
+    path = tmp_path / "run" / "bad_clips.csv"
+    lines = []
+    logger = bad_clips.BadClipLogger(report, csv_path=path,
+                                     print_fn=lines.append)  # fmt: skip
+    odd = 'dir [1]/a, "b".wav'
+    # Read twice in one epoch (filled from the next pass): one row.
+    report.record(odd, bad_clips.NOT_AUDIO)
+    report.record(odd, bad_clips.NOT_AUDIO)
+    report.record("z.wav", bad_clips.EMPTY)
+    logger.on_epoch_end(0)
+    logger.on_epoch_end(1)  # a clean epoch adds no row
+    report.record("z.wav", bad_clips.EMPTY)
+    # A resumed run appends to the same file.
+    bad_clips.BadClipLogger(report, csv_path=path,
+                            print_fn=lines.append).on_epoch_end(2)  # fmt: skip
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [
+        ["path", "reason", "epoch"],
+        [odd, bad_clips.NOT_AUDIO, "1"],
+        ["z.wav", bad_clips.EMPTY, "1"],
+        ["z.wav", bad_clips.EMPTY, "3"],
+    ]
+    assert lines[0].startswith("Epoch 1: 3 bad clips skipped")
+    assert lines[1].startswith("Epoch 3: 1 bad clip skipped")

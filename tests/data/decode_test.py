@@ -135,3 +135,20 @@ def test_tfio_unavailable_on_this_stack_falls_back_silently(make_audio):
     decoder = decode.make_decoder(16000, 3200)
     _, ok = decoder(tf.constant(path), tf.constant([0, 0], tf.int64))
     assert bool(ok)
+
+
+def test_only_wav_at_the_output_rate_is_decoded_in_graph(make_audio):
+    # Resampling goes through soundfile + soxr (issue 14: decode_wav plus
+    # the in-graph polyphase matmul cost several times more CPU).
+    spec = decode._ClipSpec(32000, 16000, "mono", 2, False)
+    same = make_audio("same.wav", seconds=0.5, rate=32000, subtype="PCM_16")
+    other = make_audio("other.wav", seconds=0.5, rate=44100, subtype="PCM_16")
+    long = make_audio("long.wav", seconds=1.5, rate=32000, subtype="PCM_16")
+    assert decode._wav_route(same.encode(), spec) == 0
+    assert decode._wav_route(other.encode(), spec) == -1
+    assert decode._wav_route(long.encode(), spec) == -1
+    decoder = decode.make_decoder(32000, 16000)
+    out, ok = decoder(tf.constant(other), tf.constant([0, 0], tf.int64))
+    expected = decode.load_audio(other, 32000, num_samples=16000)
+    assert bool(ok)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)

@@ -45,3 +45,48 @@ def test_errors():
         normalization.compute_normalization_stats([np.ones((1, 64))], None)
     with pytest.raises(ValueError, match="No data"):
         normalization.compute_normalization_stats([], _frontend)
+
+
+def _small_frontend():
+    from keras_maskspec.layers import LogMelSpectrogram
+
+    return LogMelSpectrogram(
+        sample_rate=8000, num_mel_bins=16, window_length=200, hop_length=80,
+        fft_length=256, fmin=0.0, fmax=None,
+    )  # fmt: skip
+
+
+def test_frame_statistics_equal_numpy_and_standardise_the_model(tmp_path):
+    x, _, _ = synthetic.synthetic_corpus(6, 8000, 0.5)
+    x = x.astype("float32")
+    frontend = _small_frontend()
+    batches = [x[:4], x[4:]]
+    mean, std = normalization.compute_frame_statistics(
+        batches, frontend, verbose=1
+    )
+    # Numpy statement: per-bin mean and ddof-0 std over every frame of
+    # every clip of (log_mel + 4.5) / 5, jitter off.
+    log_mel = np.asarray(frontend(x, training=False)) * 5.0 - 4.5
+    frames = ((log_mel + 4.5) / 5.0).reshape(-1, 16)
+    np.testing.assert_allclose(mean, frames.mean(0), atol=1e-5)
+    np.testing.assert_allclose(std, np.std(frames, axis=0), atol=1e-5)
+    assert frontend.mean == -4.5  # the model's layer is not changed
+    # Stored in the model, they make its output zero-mean, unit-std per bin.
+    frontend.set_statistics(mean, std)
+    out = np.asarray(frontend(x, training=False)).reshape(-1, 16)
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(0), 1.0, atol=1e-4)
+
+
+def test_cached_frame_statistics_computes_once(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(3.0), np.ones(3)
+
+    first = normalization.cached_frame_statistics(str(tmp_path), compute)
+    again = normalization.cached_frame_statistics(str(tmp_path), compute)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first[0], again[0])
+    assert (tmp_path / "frame_stats.npz").exists()

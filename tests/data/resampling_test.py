@@ -43,3 +43,13 @@ def test_resample_agrees_with_soxr_and_removes_aliases(sine):
     # A 20 kHz tone is above the new Nyquist (16 kHz): it must vanish.
     alias = resampling.resample(sine(1.0, 44100, freq=20000.0), 44100, 32000)
     assert np.abs(alias[500:-500]).max() < 1e-2
+
+
+def test_soxr_method_matches_polyphase_and_checks_method(sine):
+    x = sine(1.0, 44100, freq=1000.0)
+    fast = resampling.resample(x, 44100, 32000, method="soxr")
+    ref = resampling.resample(x, 44100, 32000)
+    assert fast.dtype == np.float32 and fast.shape == ref.shape
+    np.testing.assert_allclose(fast[500:-500], ref[500:-500], atol=2e-3)
+    with pytest.raises(ValueError, match="Received: method='sinc'"):
+        resampling.resample(x, 44100, 32000, method="sinc")

@@ -92,3 +92,108 @@ def test_errors(tmp_path, corpus):
         shards.write_shards(corpus, tmp_path, labels=[1, 2], verbose=0)
     with pytest.raises(FileNotFoundError, match="pattern="):
         shards.read_shards(str(tmp_path / "none-*.tfrecord"))
+
+
+def _records(pattern):
+    return [
+        (r["id"].numpy().decode(), r["waveform"].shape[0])
+        for r in shards.read_shards(pattern, shuffle=False)
+    ]
+
+
+def test_existing_shards_are_refused_unless_overwrite(tmp_path, corpus):
+    out = tmp_path / "o"
+    shards.write_shards(corpus, out, 8000, clips_per_shard=2, verbose=0)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(FileExistsError, match="shard-00000-of-00003"):
+        shards.write_shards(corpus[:2], out, 8000, verbose=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    info = shards.write_shards(corpus[:2], out, 8000, verbose=0,
+                               overwrite=True)  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "shard-00000-of-00001.tfrecord"
+    ]
+    assert info["num_clips"] == 2 and len(_records(str(out / "*"))) == 2
+
+
+def test_truncated_shard_is_named(tmp_path, corpus):
+    info = shards.write_shards(corpus, tmp_path / "o", 8000, verbose=0)
+    path = info["shards"][0]
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) - 100])
+    with pytest.raises(ValueError, match="00000-of-00001.tfrecord.*trunc"):
+        shards.read_shards(path)
+    with open(path, "wb") as f:
+        f.write(data[:5])
+    with pytest.raises(ValueError, match="shard-00000-of-00001.tfrecord"):
+        shards.peek_shard(path)
+
+
+_SLOW_WRITER = """
+import sys, time
+from keras_maskspec.data import decode, shards
+load = decode.load_audio
+def slow(*args, **kwargs):
+    time.sleep(0.2)
+    return load(*args, **kwargs)
+decode.load_audio = slow
+shards.write_shards(sys.argv[1], sys.argv[2], 8000, clips_per_shard=2,
+                    num_workers=1, verbose=0)
+"""
+
+
+@pytest.mark.large
+def test_kill_during_shard_then_rerun_writes_each_clip_once(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for i in range(12):
+        sf.write(str(folder / f"{i:02d}.wav"), np.full(800, 0.01 * i), 8000)
+    out = tmp_path / "o"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, str(folder), str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        done = [n for n in os.listdir(out)] if out.exists() else []
+        if sum(n.endswith(".tfrecord") for n in done) >= 2:
+            break
+        time.sleep(0.02)
+    assert child.poll() is None, "the writer finished before it was killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    left = os.listdir(out)
+    assert 2 <= sum(n.endswith(".tfrecord") for n in left) < 6
+    info = shards.write_shards(str(folder), out, 8000, clips_per_shard=2,
+                               verbose=0)  # fmt: skip
+    ids = [i for i, _ in _records(str(out / "*.tfrecord"))]
+    assert sorted(ids) == sorted(str(p) for p in folder.iterdir())
+    assert info["num_clips"] == 12
+    assert sorted(os.listdir(out)) == [
+        f"shard-{i:05d}-of-00006.tfrecord" for i in range(6)
+    ]
+
+
+def test_a_corrupt_pcm_record_is_skipped_and_named(tmp_path, corpus):
+    info = shards.write_shards(corpus[:2], tmp_path / "o", 8000, verbose=0)
+    path = info["shards"][0]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    example = tf.train.Example.FromString(records[0])
+    audio = example.features.feature["audio"].bytes_list
+    audio.value[0] = audio.value[0][:-1]  # odd byte count: not int16 frames
+    broken = str(tmp_path / "broken.tfrecord")
+    with tf.io.TFRecordWriter(broken) as writer:
+        writer.write(example.SerializeToString())
+        writer.write(records[1])
+    ds = shards.read_shards(broken, shuffle=False)
+    ids = [r["id"].numpy().decode() for r in ds]
+    assert ids == [corpus[1]]
+    assert [p for p, _ in ds.bad_clip_report.files()] == [corpus[0]]

@@ -67,3 +67,44 @@ def test_missing_and_empty_sources_fail_early_naming_the_path(tmp_path):
         sources.resolve_sources(str(tmp_path / "*.flac"))
     with pytest.raises(ValueError, match="No sources"):
         sources.resolve_sources([])
+
+
+def test_awkward_names_are_taken_literally(tmp_path):
+    names = ["take [1].wav", "with space.flac", "été ♪ 音.wav", "#hash.wav"]
+    paths = [_touch(tmp_path / "odd" / n) for n in names]
+    # A path that exists is not a glob pattern, even with `[ ]` in it.
+    assert sources.resolve_sources(paths[0]) == ("files", [paths[0]])
+    # In a folder, every name is a file (`#` starts no comment there).
+    _, found = sources.resolve_sources(str(tmp_path / "odd"))
+    assert sorted(found) == sorted(paths)
+    # In a .txt manifest `#` starts a comment; `./#...` lists such a file.
+    manifest = tmp_path / "odd" / "list.txt"
+    manifest.write_text(
+        "\ufeff# my clips\n\n  take [1].wav  \r\n./#hash.wav\n#hash.wav\n"
+        "été ♪ 音.wav\n",
+        encoding="utf-8",
+    )
+    _, listed = sources.resolve_sources(str(manifest))
+    assert listed == [paths[0], paths[3], paths[2]]
+    csv_manifest = tmp_path / "odd" / "list.csv"
+    csv_manifest.write_text("path\n#hash.wav\nwith space.flac\n")
+    assert sources.read_manifest(str(csv_manifest))[0] == [paths[3], paths[1]]
+
+
+def test_symlink_loops_neither_hang_nor_repeat(tmp_path):
+    root = tmp_path / "root"
+    a = _touch(root / "a.wav")
+    b = _touch(root / "sub" / "b.wav")
+    os.symlink(root, root / "sub" / "loop")  # sub/loop -> root
+    os.symlink(root / "sub", root / "again")  # a second name for sub
+    os.symlink(root / "a.wav", root / "sub" / "alias.wav")
+    _, found = sources.resolve_sources(str(root))
+    assert len(found) == 2
+    assert sorted(os.path.realpath(p) for p in found) == sorted([a, b])
+
+
+def test_undecodable_manifest_names_the_file(tmp_path):
+    manifest = tmp_path / "latin1.txt"
+    manifest.write_bytes("caf\xe9.wav\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.txt"):
+        sources.read_manifest(str(manifest))

@@ -98,13 +98,52 @@ def test_features_do_not_depend_on_batch_mates():
 
 def test_training_jitter_is_per_example_and_off_at_inference():
     x = np.repeat(noise(1, 16000), 4, axis=0)
-    layer = LogMelSpectrogram(seed=3)
+    layer = LogMelSpectrogram(jitter="example", seed=3)
     evaluation = to_numpy(layer(x, training=False))
     np.testing.assert_allclose(evaluation[0], evaluation[3], atol=1e-6)
     trained = to_numpy(layer(x, training=True))
     assert not np.allclose(trained[0], trained[1], atol=1e-4)
     # Jitter moves band edges by a few Hz to 1 kHz, never wildly.
     assert np.abs(trained - evaluation).mean() < 0.2
+
+
+def test_batch_jitter_draws_one_bank_per_call():
+    # The authors draw fmin/fmax once per forward call (per GPU batch).
+    x = np.repeat(noise(1, 16000), 4, axis=0)
+    layer = LogMelSpectrogram(seed=3)
+    assert layer.jitter == "batch"
+    evaluation = to_numpy(layer(x, training=False))
+    calls = [to_numpy(layer(x, training=True)) for _ in range(3)]
+    for trained in calls:
+        np.testing.assert_allclose(trained[0], trained[3], atol=1e-6)
+        assert np.abs(trained - evaluation).mean() < 0.2
+    assert not np.allclose(calls[0][0], calls[1][0], atol=1e-4)
+
+
+def test_set_statistics_is_the_authors_per_bin_standardisation():
+    # MaskSpec: z = ((log(mel + 1e-5) + 4.5) / 5 - frame_mean) / frame_std.
+    rng = np.random.default_rng(0)
+    fm = rng.uniform(-1.0, 1.0, 128).astype("float32")
+    fs = rng.uniform(0.3, 1.0, 128).astype("float32")
+    x = noise(2, 16000)
+    log_mel = to_numpy(LogMelSpectrogram(mean=0.0, std=1.0)(x))
+    layer = LogMelSpectrogram()
+    layer.set_statistics(fm, fs)
+    expected = ((log_mel + 4.5) / 5 - fm) / fs
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=2e-4)
+    back_mean, back_std = layer.frame_statistics()
+    np.testing.assert_allclose(back_mean, fm, atol=1e-6)
+    np.testing.assert_allclose(back_std, fs, atol=1e-6)
+    # A log-mel 0 (SpecAugment's fill) reads ((0 + 4.5) / 5 - fm) / fs.
+    np.testing.assert_allclose(
+        layer.normalized_value(0.0), (0.9 - fm) / fs, rtol=1e-5, atol=1e-6
+    )
+    clone = LogMelSpectrogram.from_config(layer.get_config())
+    np.testing.assert_allclose(to_numpy(clone(x)), to_numpy(layer(x)))
+    with pytest.raises(ValueError, match="frame_std"):
+        layer.set_statistics(fm, -fs)
+    with pytest.raises(ValueError, match="frame_mean"):
+        layer.set_statistics(fm[:3], fs)
 
 
 def test_adapt_normalises_per_bin():
@@ -141,6 +180,7 @@ def test_config_round_trip():
         ({"fmax": 40000.0}, "fmax"),
         ({"mean": [0.0, 1.0]}, "mean"),
         ({"hop_length": 0}, "hop_length"),
+        ({"jitter": "clip"}, "jitter"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from keras_maskspec.layers import PatchEmbedding
 from keras_maskspec.layers import Patchify
@@ -85,3 +86,19 @@ def test_patch_embedding_serialization_symbolic_call_and_dtype():
         np.zeros((1, 32, 128), "float32"),
     )
     run_serialization_test(SinCosPositionEmbedding())
+
+
+@pytest.mark.parametrize("hidden_dim", [192, 384, 768])
+def test_patch_embedding_init_is_maes_xavier_of_the_flat_kernel(hidden_dim):
+    # MAE: xavier_uniform_ on the weight viewed as (D, 16 * 16), so
+    # Var = 2 / (256 + D); torch's Conv2d bias default U(-1/16, 1/16).
+    layer = PatchEmbedding(hidden_dim)
+    layer.build((None, 100, 128))
+    kernel = to_numpy(layer.projection.kernel)
+    bias = to_numpy(layer.projection.bias)
+    expected = 2.0 / (256 + hidden_dim)
+    assert kernel.var() == pytest.approx(expected, rel=0.02)
+    assert np.abs(kernel).max() <= np.sqrt(3 * expected) + 1e-7
+    assert np.abs(bias).max() <= 1 / 16
+    assert bias.var() == pytest.approx((1 / 16) ** 2 / 3, rel=0.25)
+    run_serialization_test(layer)

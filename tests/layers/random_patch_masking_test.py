@@ -327,8 +327,17 @@ def test_unknown_token_count_in_a_tf_graph(strategy):
 @pytest.mark.parametrize(
     "ratio, kept",
     # MAE's `int(L * (1 - r))` at N = 496 (the reference's sweep ratios).
-    [(0.75, 124), (0.15, 421), (0.2, 396), (0.4, 297), (0.45, 272),
-     (0.65, 173), (0.7, 148), (0.9, 49), (0.95, 24)],
+    [
+        (0.75, 124),
+        (0.15, 421),
+        (0.2, 396),
+        (0.4, 297),
+        (0.45, 272),
+        (0.65, 173),
+        (0.7, 148),
+        (0.9, 49),
+        (0.95, 24),
+    ],
 )
 def test_visible_count_is_floored_as_mae(ratio, kept):
     assert kept == int(496 * (1 - ratio))

@@ -204,3 +204,154 @@ def test_augmentation_seed_streams_differ_from_the_blocks():
     np.testing.assert_allclose(
         to_numpy(model(x, training=True)), to_numpy(again(x, training=True))
     )
+
+
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_spectrogram_mixup_loss_equals_the_numpy_mixed_loss():
+    from keras_maskspec.layers import LogMelSpectrogram
+    from keras_maskspec.layers import SpectrogramMixup
+
+    frontend = LogMelSpectrogram(fmin_jitter=0, fmax_jitter=0)
+    model = MaskSpecClassifier(
+        make_encoder(frontend=frontend),
+        num_classes=3,
+        mixup_alpha=0.3,
+        freq_mask_param=0,
+        time_mask_param=0,
+        seed=0,
+    )
+    model.compile(learning_rate=0.0, weight_decay=0.0, layer_decay=None)
+    # A head far from its 2e-5 init, so that logits differ per clip.
+    head = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    model.head.kernel.assign(head)
+    x = tone_batch(6, 0.5)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    start = to_numpy(model.spectrogram_mixup.seed_generator.state).copy()
+    loss = model.fit(
+        x, y, batch_size=6, epochs=1, shuffle=False, verbose=0
+    ).history["loss"][0]
+    # The oracle: the batch's (lam, perm), the spectrogram mixed in numpy,
+    # the rest of the network, soft cross-entropy on labels mixed alike.
+    replay = SpectrogramMixup(0.3)
+    replay.seed_generator.state.assign(start)
+    lam, perm = (to_numpy(v) for v in replay.draw(6, replay.seed_generator))
+    assert len(set(perm.tolist())) == 6 and (lam >= 0.5).all()
+    spec = to_numpy(model.encoder.frontend(x))
+    mixed = lam[:, None, None] * spec + (1 - lam[:, None, None]) * spec[perm]
+    enc = model.encoder
+    tokens = enc.encode(enc.embed(mixed.astype("float32")))
+    logits = to_numpy(model.head(model.pool(tokens[:, 1:])))
+    onehot = np.eye(3)[y]
+    targets = lam[:, None] * onehot + (1 - lam[:, None]) * onehot[perm]
+    expected = -(targets * _log_softmax(logits)).sum(-1).mean()
+    assert loss == pytest.approx(expected, rel=1e-4)
+    unmixed = -(onehot * _log_softmax(logits)).sum(-1).mean()
+    assert abs(expected - unmixed) > 1e-3  # the mixing shows
+    # Evaluation neither mixes inputs nor labels.
+    plain = to_numpy(model(x, training=False))
+    want = -(onehot * _log_softmax(plain)).sum(-1).mean()
+    assert model.evaluate(x, y, verbose=0)[0] == pytest.approx(want, rel=1e-4)
+
+
+def test_spec_augment_follows_the_authors_defaults():
+    model = MaskSpecClassifier(make_encoder(), num_classes=2, seed=0)
+    layer = model.spec_augment
+    assert layer.grid_frames == 1000  # 10 s at 32 kHz, hop 320
+    assert layer.masks == "batch"
+    # A log-mel 0 after (x + 4.5) / 5.
+    assert layer.mask_value == pytest.approx(0.9)
+    assert model.get_layer("patchout").shared
+
+
+def test_statistics_are_stored_in_the_model_and_survive_saving(tmp_path):
+    rng = np.random.default_rng(0)
+    fm = rng.uniform(-1.0, 1.0, 128)
+    fs = rng.uniform(0.3, 1.0, 128)
+    model = MaskSpecClassifier(make_encoder(), num_classes=2, patchout=2)
+    x = tone_batch(2, 0.5)
+    before = to_numpy(model.predict(x, verbose=0))
+    spec = to_numpy(model.encoder.frontend(x))
+    model.set_statistics(fm, fs)
+    np.testing.assert_allclose(
+        to_numpy(model.encoder.frontend(x)),
+        ((spec * 5 - 4.5 + 4.5) / 5 - fm) / fs,
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    after = to_numpy(model.predict(x, verbose=0))
+    assert not np.allclose(before, after)  # predict traced the new values
+    np.testing.assert_allclose(
+        model.spec_augment.mask_value, (0.9 - fm) / fs, rtol=1e-5, atol=1e-6
+    )
+    restored = run_model_saving_test(model, x, tmp_path)
+    np.testing.assert_allclose(
+        restored.encoder.frontend.frame_statistics()[0], fm, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        restored.spec_augment.mask_value, model.spec_augment.mask_value
+    )
+
+
+def test_weight_decay_sets_follow_timm():
+    from keras_maskspec.models.optimizers import no_decay_paths
+
+    model = MaskSpecClassifier(make_encoder(), num_classes=2)
+    model.compile()
+    skip = set(model.optimizer.no_decay_paths)
+    enc = model.encoder
+    assert enc.class_token.token.path in skip
+    assert enc.transformer_layers[0].qkv.bias.path in skip
+    assert model.fc_norm.gamma.path in skip
+    assert enc.transformer_layers[0].qkv.kernel.path not in skip
+    assert model.head.kernel.path not in skip
+    # Pre-training (timm's add_weight_decay, empty skip list): tokens decay.
+    pretrainer = MaskSpecPretrainer.from_preset(
+        TEST_PRESET, encoder_kwargs={"seed": 0}
+    )
+    pretrainer.compile()
+    skip = set(pretrainer.optimizer.no_decay_paths)
+    assert pretrainer.encoder.class_token.token.path not in skip
+    mask_token = pretrainer.get_layer("mask_tokens").mask_token
+    assert mask_token.path not in skip
+    expected = {
+        v.path
+        for v in pretrainer.trainable_variables
+        if v.ndim == 1 or v.path.endswith("bias")
+    }
+    assert skip == expected == set(no_decay_paths(pretrainer))
+
+
+def test_learned_position_table_starts_from_the_sincos_codes(tmp_path):
+    encoder = make_encoder()
+    fixed = MaskSpecClassifier(encoder, num_classes=2)
+    model = MaskSpecClassifier(
+        encoder,
+        num_classes=2,
+        position_embedding="learned",
+        position_time_patches=6,
+        freq_mask_param=0,
+        time_mask_param=0,
+    )
+    model.head.kernel.assign(to_numpy(fixed.head.kernel) + 1.0)
+    fixed.head.kernel.assign(to_numpy(model.head.kernel))
+    x = tone_batch(4, 0.5)  # 3 of the table's 6 time patches
+    np.testing.assert_allclose(
+        to_numpy(model(x)), to_numpy(fixed(x)), rtol=1e-5, atol=1e-6
+    )
+    model.compile(learning_rate=1e-2, layer_decay=0.5)
+    table = model.position_table.table
+    depth = len(model.encoder.transformer_layers)
+    assert model.optimizer.lr_multipliers[table.path] == 0.5 ** (depth + 1)
+    assert table.path in model.optimizer.no_decay_paths
+    before = to_numpy(table).copy()
+    model.fit(x, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+    assert not np.allclose(to_numpy(table), before)
+    assert_config_complete(model)
+    restored = run_model_saving_test(model, x, tmp_path)
+    assert restored.position_time_patches == 6
+    with pytest.raises(ValueError, match="position_time_patches"):
+        MaskSpecClassifier(encoder, 2, position_embedding="learned")

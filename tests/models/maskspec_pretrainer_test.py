@@ -64,7 +64,8 @@ def test_encoder_cost_does_not_grow_with_hidden_patches():
     low = MaskSpecPretrainer(encoder, **TEST_DECODER, mask_ratio=0.5)
     high = MaskSpecPretrainer(encoder, **TEST_DECODER, mask_ratio=0.9)
     assert low.masking.num_visible(496) == 248
-    assert high.masking.num_visible(496) == 50
+    # MAE's int(L * (1 - r)): 49.6 -> 49.
+    assert high.masking.num_visible(496) == 49
 
 
 def test_loss_falls_clearly_below_predicting_zeros():
@@ -163,3 +164,137 @@ def test_masking_has_its_own_seed_stream():
     a = keras.ops.convert_to_numpy(tiny_pretrainer()(x)["mask"])
     b = keras.ops.convert_to_numpy(tiny_pretrainer()(x)["mask"])
     np.testing.assert_array_equal(a, b)
+
+
+# --- Masking strategies and Audio-MAE's local decoder ----------------------
+
+
+@pytest.mark.parametrize(
+    "masking, ratio",
+    [
+        ("random", 0.75),
+        ("time", 0.5),
+        ("frequency", 0.5),
+        ("time_frequency", (0.5, 0.25)),
+        ("block", 0.75),
+        ("inverse_block", 0.75),
+    ],
+)
+def test_masking_strategies_reach_the_pretrainer(masking, ratio):
+    model = tiny_pretrainer(masking=masking, mask_ratio=ratio)
+    assert model.masking.strategy == masking
+    assert model.get_config()["masking"] == masking
+    out = model.predict(tone_batch(3, 1.0), verbose=0)
+    hidden = 48 - model.masking.num_visible(48)
+    np.testing.assert_array_equal(out["mask"].sum(1), [hidden] * 3)
+    grid = out["mask"].reshape(3, 6, 8)  # (time, mel) patches
+    if masking == "time":
+        assert set(grid.sum(2).ravel()) == {0.0, 8.0}
+    if masking == "frequency":
+        assert set(grid.sum(1).ravel()) == {0.0, 6.0}
+    if masking == "time_frequency":
+        assert hidden == 48 - 3 * 6
+        np.testing.assert_array_equal(grid.all(2).sum(1), [3] * 3)
+    clone = MaskSpecPretrainer.from_config(model.get_config())
+    assert clone.masking.get_config() == model.masking.get_config()
+
+
+def test_local_decoder_layers_windows_and_shifts():
+    model = tiny_pretrainer(
+        decoder_attention="local",
+        decoder_window=(2, 4),
+        decoder_num_layers=3,
+    )
+    blocks = [model.get_layer(f"decoder_layer_{i}") for i in range(3)]
+    assert [type(b).__name__ for b in blocks] == ["WindowTransformerBlock"] * 3
+    assert [b.shift_size for b in blocks] == [(0, 0), (1, 2), (0, 0)]
+    assert {b.window_size for b in blocks} == {(2, 4)}
+    assert {b.frequency_patches for b in blocks} == {8}
+    out = model.predict(tone_batch(2, 1.0), verbose=0)
+    assert out["reconstruction"].shape == (2, 48, 256)
+    # Audio-MAE's own shift, (2, 0), can be set.
+    model = tiny_pretrainer(
+        decoder_attention="local", decoder_shift=(2, 0), decoder_num_layers=2
+    )
+    assert model.get_layer("decoder_layer_1").shift_size == (2, 0)
+
+
+def test_local_decoder_fits_and_saves(tmp_path):
+    model = tiny_pretrainer(
+        decoder_attention="local", masking="block", decoder_num_layers=2
+    )
+    run_fit_test(model, tone_batch(4, 0.5))
+    assert_config_complete(model)
+    run_serialization_test(model)
+    restored = run_model_saving_test(model, tone_batch(2, 0.5), tmp_path)
+    assert restored.decoder_attention == "local"
+    assert restored.masking.strategy == "block"
+
+
+def test_local_decoder_symbolic_call():
+    run_symbolic_test(
+        tiny_pretrainer(decoder_attention="local", decoder_num_layers=2),
+        (None, 16000),
+        {
+            "reconstruction": (None, 24, 256),
+            "target": (None, 24, 256),
+            "mask": (None, 24),
+            "spectrogram": (None, 50, 128),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"masking": "spiral"},
+        {"decoder_attention": "sparse"},
+        {"decoder_attention": "local", "decoder_window": (2, 2, 2)},
+        {"decoder_attention": "local", "decoder_shift": (4, 0)},
+        {"masking": "random", "mask_ratio": (0.5, 0.5)},
+    ],
+)
+def test_bad_masking_and_decoder_arguments(kwargs):
+    with pytest.raises(ValueError, match="Received"):
+        tiny_pretrainer(**kwargs)
+
+
+@pytest.mark.large
+def test_audiomae_preset():
+    model = MaskSpecPretrainer.from_preset("audiomae_base")
+    assert type(model.encoder.frontend).__name__ == "KaldiFbank"
+    assert model.encoder.sample_rate == 16000
+    assert model.encoder.frontend.target_length == 1024
+    assert model.encoder.hidden_dim == 768
+    assert model.mask_ratio == 0.8
+    assert model.masking.strategy == "random"
+    assert model.decoder_num_layers == 16
+    shifts = [
+        model.get_layer(f"decoder_layer_{i}").shift_size for i in range(16)
+    ]
+    assert shifts == [(0, 0), (2, 0)] * 8
+    assert model.get_layer("decoder_layer_0").window_size == (4, 4)
+    # 1024 frames x 128 bins: 64 x 8 patches, 80% hidden.
+    assert model.masking.num_visible(512) == 102
+
+
+def test_reconstruct_views_differ_by_the_true_patch_statistics():
+    model = MaskSpecPretrainer.from_preset("maskspec_test", seed=0)
+    audio = tone_batch(1, 1.0)
+    # The masking seed generator advances per call: same seed, two models.
+    twin = MaskSpecPretrainer.from_preset("maskspec_test", seed=0)
+    twin.set_weights(model.get_weights())
+    spec, mask, shown = model.reconstruct(audio)
+    _, _, raw = twin.reconstruct(audio, view="raw")
+    # Denormalised = raw * std + mean of the true 16 x 16 patch.
+    patches = lambda a: a[0].reshape(-1, 16, 8, 16).transpose(0, 2, 1, 3)  # noqa: E731
+    true = patches(spec).reshape(-1, 256).astype("float64")
+    ddof = getattr(model.reconstruction_loss, "variance_ddof", 0)
+    std = np.sqrt(true.var(-1, keepdims=True, ddof=ddof) + 1e-6)
+    mean = true.mean(-1, keepdims=True)
+    expected = patches(raw).reshape(-1, 256) * std + mean
+    np.testing.assert_allclose(
+        patches(shown).reshape(-1, 256), expected, rtol=1e-4, atol=1e-4
+    )
+    with pytest.raises(ValueError, match="Received: view='both'"):
+        model.reconstruct(audio, view="both")

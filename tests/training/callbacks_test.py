@@ -1,13 +1,18 @@
 import csv
+import errno
 import json
+import os
 
 import keras
 import numpy as np
 import pytest
 
+from keras_maskspec.training import AugmentedBatchImage
 from keras_maskspec.training import EpochCSVLogger
+from keras_maskspec.training import EpochTestScores
 from keras_maskspec.training import NonFiniteLossError
 from keras_maskspec.training import RunCheckpoint
+from keras_maskspec.training import StepLossLogger
 from keras_maskspec.training import StopOnNonFiniteLoss
 from keras_maskspec.training import TrainingMonitor
 from keras_maskspec.training import ValidationMeanAveragePrecision
@@ -106,7 +111,11 @@ def test_checkpoint_metadata_and_resume(tmp_path):
     assert (tmp_path / "checkpoints/epoch-0001.weights.h5").exists()
     resumed = _dense_model()
     history = resumed.fit(
-        x, y, epochs=3, verbose=0, callbacks=[RunCheckpoint(backup)]
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[RunCheckpoint(backup, keep_last=1)],
     )
     assert len(history.history["loss"]) == 1
     # Optimizer state came back: Adam's iteration count continues.
@@ -122,9 +131,7 @@ def test_map_callback_logs_exact_map():
     y[1] = 0
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(loss="binary_crossentropy")
-    callback = ValidationMeanAveragePrecision(
-        [(x[:8], y[:8]), (x[8:], y[8:])]
-    )
+    callback = ValidationMeanAveragePrecision([(x[:8], y[:8]), (x[8:], y[8:])])
     history = model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
     expected = metrics.mean_average_precision(y, model.predict(x, verbose=0))
     assert len(history.history["val_map"]) == 2
@@ -162,3 +169,116 @@ def test_map_callback_on_arrays_skips_unlabelled_entries():
         ValidationMeanAveragePrecision(x)
     with pytest.raises(ValueError, match="frequency=0"):
         ValidationMeanAveragePrecision(x, y, frequency=0)
+
+
+def test_checkpoints_keep_the_newest_two_by_default(tmp_path):
+    backup = tmp_path / "checkpoints"
+    x, y = np.ones((8, 4)), np.zeros((8, 1))
+    model = _dense_model()
+    model.fit(x, y, epochs=4, verbose=0, callbacks=[RunCheckpoint(str(backup))])
+    assert sorted(os.listdir(backup)) == [
+        "epoch-0003.weights.h5",
+        "epoch-0004.weights.h5",
+        "training_metadata.json",
+    ]
+
+
+def test_full_disk_during_a_checkpoint_keeps_the_previous_one(
+    tmp_path, monkeypatch
+):
+    backup = tmp_path / "checkpoints"
+    x, y = np.ones((8, 4)), np.zeros((8, 1))
+    model = _dense_model()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[RunCheckpoint(str(backup))])
+    saved = (backup / "epoch-0001.weights.h5").read_bytes()
+
+    def full_disk(self, path):
+        with open(path, "wb") as f:
+            f.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(RunCheckpoint, "_write_weights", full_disk)
+    with pytest.raises(OSError, match="epoch 1 is intact") as info:
+        model.fit(
+            x, y, epochs=2, verbose=0, callbacks=[RunCheckpoint(str(backup))]
+        )
+    assert info.value.errno == errno.ENOSPC
+    assert "No space left on device" in str(info.value)
+    monkeypatch.undo()
+    # Nothing half-written is left, and the previous checkpoint loads.
+    assert sorted(os.listdir(backup)) == [
+        "epoch-0001.weights.h5",
+        "training_metadata.json",
+    ]
+    assert (backup / "epoch-0001.weights.h5").read_bytes() == saved
+    resumed = _dense_model()
+    checkpoint = RunCheckpoint(str(backup))
+    assert checkpoint.latest_epoch() == 1
+    resumed.fit(x, y, epochs=2, verbose=0, callbacks=[checkpoint])
+    assert int(resumed.optimizer.iterations.numpy()) == 2
+
+
+def test_step_loss_logger_recovers_every_step_and_replaces_reruns(tmp_path):
+    path = str(tmp_path / "steps.csv")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    # lr 0: the weights stay put, so every batch's loss is known exactly.
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    kernel, bias = model.get_weights()
+    per_batch = [
+        float(np.mean((x[i : i + 2] @ kernel + bias - y[i : i + 2]) ** 2))
+        for i in range(0, 8, 2)
+    ]
+    fit = dict(batch_size=2, shuffle=False, verbose=0)
+    model.fit(x, y, epochs=2, callbacks=[StepLossLogger(path)], **fit)
+    rows = _rows(path)
+    assert [int(r["step"]) for r in rows] == list(range(1, 9))
+    assert [int(r["epoch"]) for r in rows] == [1] * 4 + [2] * 4
+    np.testing.assert_allclose(
+        [float(r["loss"]) for r in rows], per_batch * 2, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        float(rows[3]["epoch_mean_loss"]), np.mean(per_batch), rtol=1e-5
+    )
+    # A resumed run re-running the second epoch replaces its rows.
+    model.fit(
+        x, y, epochs=2, initial_epoch=1, callbacks=[StepLossLogger(path)],
+        **fit,
+    )  # fmt: skip
+    assert [int(r["step"]) for r in _rows(path)] == list(range(1, 9))
+
+
+def test_epoch_test_scores_keep_every_epoch_and_the_best():
+    cb = EpochTestScores(
+        [(np.zeros((2, 3), "float32"), np.array([0, 1]))],
+        lambda y, s: {"accuracy": float(np.mean(s.argmax(-1) == y))},
+    )
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    cb.set_model(model)
+    logs = {}
+    cb.on_epoch_end(0, logs)
+    cb.history.append({"epoch": 2, "accuracy": 1.0})
+    cb.history.append({"epoch": 3, "accuracy": 0.25})
+    assert "test_accuracy" in logs and cb.history[0]["epoch"] == 1
+    assert cb.best("accuracy") == {"accuracy": 1.0, "epoch": 2}
+    assert cb.best("map") is None
+
+
+def test_augmented_batch_image_reaches_tensorboard_and_png(tmp_path):
+    import types
+
+    from keras_maskspec.models import MaskSpecEncoder
+    from keras_maskspec.models.presets import get_encoder_preset
+
+    encoder = MaskSpecEncoder(**get_encoder_preset("maskspec_test"))
+    model = types.SimpleNamespace(encoder=encoder)
+    waves = np.random.default_rng(0).normal(size=(2, 16000)) * 0.1
+    png = str(tmp_path / "augmented_batch.png")
+    cb = AugmentedBatchImage(waves, np.eye(2), str(tmp_path / "logs"), png)
+    cb.set_model(model)
+    cb.on_train_begin()
+    assert os.path.getsize(png) > 1000
+    events = [f for f in os.listdir(tmp_path / "logs") if "tfevents" in f]
+    assert events

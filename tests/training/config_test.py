@@ -1,6 +1,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from keras_maskspec.training import FinetuneConfig
@@ -37,7 +38,7 @@ def test_json_round_trip(cls, tmp_path):
 def test_replace_and_errors():
     config = PretrainConfig()
     assert config.replace(epochs=3).epochs == 3
-    assert config.epochs == 80
+    assert config.epochs == 76  # the authors stop after 76 epochs
     with pytest.raises(ValueError, match="Unknown PretrainConfig fields"):
         config.replace(epoch=3)
     with pytest.raises(ValueError, match="mixed_precision="):
@@ -130,11 +131,56 @@ def test_old_config_files_still_load(tmp_path):
     config = load_config(path)
     assert isinstance(config, PretrainConfig)
     assert config.decoder_hidden_dim == 512
+    # Fields added since keep the old meaning (schedule = the run, no
+    # per-bin statistics).
+    assert config.schedule_epochs is None and config.frame_stats is None
     new = PretrainConfig(
-        preset="maskspec_tiny", encoder_overrides={"hidden_dim": 32}
-    )
+        preset="maskspec_tiny", encoder_overrides={"hidden_dim": 32},
+        epochs=80, min_learning_rate=1e-6, schedule_epochs=None,
+        frame_stats=None,
+    )  # fmt: skip
     assert config.resolved() == new.resolved()
     finetune = FinetuneConfig(num_classes=10).to_dict()
     finetune["kind"] = "FinetuneConfig"
     path.write_text(json.dumps(finetune))
     assert load_config(path) == FinetuneConfig(num_classes=10)
+
+
+def _lr_at(config, epoch, steps=10, global_batch=None):
+    from keras_maskspec.training import run
+
+    optimizer = run._optimizer(config, global_batch or config.batch_size, steps)
+    return float(optimizer._learning_rate(int(round(epoch * steps))))
+
+
+def _reference_lr(t, peak, warmup, total, floor):
+    # The authors' utils/lr_sched.py, per step (t in epochs).
+    if t < warmup:
+        return peak * t / warmup
+    return floor + (peak - floor) * 0.5 * (
+        1 + np.cos(np.pi * (t - warmup) / (total - warmup))
+    )
+
+
+def test_pretraining_schedule_is_the_authors_400_epoch_cosine():
+    config = PretrainConfig()
+    assert (config.epochs, config.schedule_epochs) == (76, 400)
+    assert config.min_learning_rate == 0.0
+    oracle = {10: 5.0e-4, 20: 1.0e-3, 40: 2.0e-3, 61: 1.98325e-3,
+              76: 1.95106e-3, 100: 1.86603e-3}  # fmt: skip
+    for epoch, want in oracle.items():
+        got = _lr_at(config, epoch)
+        np.testing.assert_allclose(got, want, rtol=2e-4)
+        np.testing.assert_allclose(
+            got, _reference_lr(epoch, 2e-3, 40, 400, 0.0), rtol=1e-4
+        )
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        PretrainConfig(epochs=500)
+
+
+def test_finetuning_schedule_matches_the_authors_esc50_numbers():
+    config = FinetuneConfig(num_classes=50, multi_label=False)
+    assert config.schedule_epochs is None  # the schedule ends with the run
+    oracle = {2.5: 1.25e-4, 5: 2.5e-4, 40: 1.3851e-4, 80: 1e-6}
+    for epoch, want in oracle.items():
+        np.testing.assert_allclose(_lr_at(config, epoch), want, rtol=2e-4)

@@ -71,5 +71,8 @@ def pretrained(tmp_path_factory):
         "float32"
     )
     config = tiny_pretrain_config(image_every=1, ema=True, ema_momentum=0.5)
-    model = pretrain(config, audio, run_dir, validation_data=audio[:4])
+    # With its optimizer state, which the EMA tests look at.
+    model = pretrain(
+        config, audio, run_dir, validation_data=audio[:4], save_optimizer=True
+    )
     return run_dir, model, audio

@@ -16,6 +16,7 @@ from keras_maskspec.training import PretrainConfig
 from keras_maskspec.training import load_encoder
 from keras_maskspec.training import load_model
 from keras_maskspec.training import load_run
+from keras_maskspec.training import pretrain
 from keras_maskspec.training import run_dir as run_dir_lib
 
 
@@ -104,24 +105,122 @@ def test_encoder_only_folder(pretrained, tmp_path):
     assert isinstance(load_encoder(folder), MaskSpecEncoder)
 
 
-def test_prepare_writes_config_and_starts_over(tmp_path):
-    config = PretrainConfig(preset="maskspec_test")
+def _fake_checkpoint(run_dir, epoch):
+    folder = os.path.join(run_dir, "checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    name = f"epoch-{epoch:04d}.weights.h5"
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(b"weights")
+    with open(os.path.join(folder, "training_metadata.json"), "w") as f:
+        json.dump({"epoch": epoch, "weights": name}, f)
+
+
+def test_prepare_writes_marker_and_config_and_checks_resumption(tmp_path):
+    config = PretrainConfig(preset="maskspec_test", epochs=3)
     run_dir = str(tmp_path / "run")
     assert run_dir_lib.prepare(run_dir, config) == run_dir
+    assert sorted(os.listdir(run_dir)) == [".maskspec-run", "config.json"]
     with open(os.path.join(run_dir, "config.json")) as f:
         assert json.load(f)["kind"] == "PretrainConfig"
-    os.makedirs(os.path.join(run_dir, "checkpoints"))
-    (tmp_path / "run" / "metrics.csv").write_text("epoch\n1\n")
-    # Resumable changes are accepted; a new mask ratio is not.
+    # No checkpoint yet (the run failed before its first epoch ended): the
+    # same call, and even another config, just start it again.
+    run_dir_lib.prepare(run_dir, config)
+    run_dir_lib.prepare(run_dir, config.replace(mask_ratio=0.5))
+    run_dir_lib.prepare(run_dir, config)
+    _fake_checkpoint(run_dir, 2)
+    # Resumable changes are accepted; a larger `epochs` extends the run.
     run_dir_lib.prepare(run_dir, config.replace(verbose=2))
+    run_dir_lib.prepare(run_dir, config.replace(epochs=5, checkpoint_every=2))
+    with pytest.raises(ValueError, match="already finished 2 epochs"):
+        run_dir_lib.prepare(run_dir, config.replace(epochs=1))
     with pytest.raises(ValueError, match="another config"):
         run_dir_lib.prepare(run_dir, config.replace(mask_ratio=0.5))
     with pytest.raises(ValueError, match="holds a PretrainConfig run"):
         from keras_maskspec.training import FinetuneConfig
 
         run_dir_lib.prepare(run_dir, FinetuneConfig(preset="maskspec_test"))
-    run_dir_lib.prepare(run_dir, config.replace(mask_ratio=0.5), resume=False)
-    assert sorted(os.listdir(run_dir)) == ["config.json"]
+
+
+def test_folder_of_user_files_is_refused_and_untouched(tmp_path):
+    folder = tmp_path / "mine"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "logs" / "diary.txt").write_text("day 1")
+    (folder / "model.keras").write_bytes(b"my model")
+    (folder / "metrics.csv").write_text("my,numbers\n")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    config = PretrainConfig(preset="maskspec_test")
+    with pytest.raises(run_dir_lib.RunDirError) as info:
+        run_dir_lib.prepare(folder, config)
+    for name in ("logs", "metrics.csv", "model.keras"):
+        assert name in str(info.value)
+    with pytest.raises(run_dir_lib.RunDirError):
+        run_dir_lib.prepare(folder, config, restart=True)
+    after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before
+    # A user's own config.json is not a run either.
+    other = tmp_path / "configs"
+    other.mkdir()
+    config.to_json(str(other / "config.json"))
+    with pytest.raises(run_dir_lib.RunDirError, match="config.json"):
+        run_dir_lib.prepare(other, config)
+
+
+def test_restart_moves_the_run_aside_and_deletes_nothing(tmp_path):
+    config = PretrainConfig(preset="maskspec_test", epochs=3)
+    run_dir = tmp_path / "run"
+    run_dir_lib.prepare(run_dir, config)
+    _fake_checkpoint(run_dir, 2)
+    (run_dir / "metrics.csv").write_text("epoch\n1\n2\n")
+    (run_dir / "notes.txt").write_text("the user's")
+    run_dir_lib.prepare(run_dir, config.replace(mask_ratio=0.5), restart=True)
+    assert sorted(os.listdir(run_dir)) == [
+        ".maskspec-run",
+        "config.json",
+        "notes.txt",
+    ]
+    (old,) = tmp_path.glob("run.old-*")
+    assert sorted(os.listdir(old)) == [
+        ".maskspec-run",
+        "checkpoints",
+        "config.json",
+        "metrics.csv",
+    ]
+    assert (old / "checkpoints" / "epoch-0002.weights.h5").exists()
+    assert (run_dir / "notes.txt").read_text() == "the user's"
+
+
+def test_run_folder_sized_for_what_it_holds(audio, tmp_path, pretrain_config):
+    run_dir = str(tmp_path / "run")
+    config = pretrain_config(epochs=3)
+    pretrain(config, audio, run_dir)
+    folder = os.path.join(run_dir, "checkpoints")
+    kept = sorted(n for n in os.listdir(folder) if n.endswith(".h5"))
+    assert kept == ["epoch-0002.weights.h5", "epoch-0003.weights.h5"]
+    checkpoint = os.path.getsize(os.path.join(folder, kept[-1]))
+    model = os.path.getsize(os.path.join(run_dir, "model.keras"))
+    assert model < 0.6 * checkpoint, (model, checkpoint)
+    loaded = load_model(run_dir, compile=True)
+    assert getattr(loaded, "optimizer", None) is None
+    sizes = dict(run_dir_lib.artefact_sizes(run_dir))
+    assert sizes["model.keras"] == model and sizes["checkpoints/"] > checkpoint
+    # Resuming (here: extending to 4 epochs) works from the checkpoint.
+    extended = pretrain(config.replace(epochs=4), audio, run_dir)
+    assert int(keras.ops.convert_to_numpy(extended.optimizer.iterations)) == 8
+    kept = sorted(n for n in os.listdir(folder) if n.endswith(".h5"))
+    assert kept == ["epoch-0003.weights.h5", "epoch-0004.weights.h5"]
+
+
+def test_save_optimizer_and_pinned_checkpoints(
+    audio, tmp_path, pretrain_config
+):
+    run_dir = str(tmp_path / "run")
+    config = pretrain_config(epochs=3, checkpoint_every=1)
+    pretrain(config, audio, run_dir, keep_checkpoints=1, save_optimizer=True)
+    folder = os.path.join(run_dir, "checkpoints")
+    kept = sorted(n for n in os.listdir(folder) if n.endswith(".h5"))
+    assert len(kept) == 3  # all pinned
+    loaded = load_model(run_dir, compile=True)
+    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 6
 
 
 def test_old_config_with_explicit_decoder_resumes(tmp_path):
@@ -137,6 +236,9 @@ def test_old_config_with_explicit_decoder_resumes(tmp_path):
         decoder_intermediate_dim=64,
     )
     old.to_json(os.path.join(run_dir, "config.json"))
+    # A run folder of a version without the marker: config + checkpoint.
+    _fake_checkpoint(run_dir, 1)
+    assert run_dir_lib.is_run_dir(run_dir)
     run_dir_lib.prepare(run_dir, PretrainConfig(preset="maskspec_test"))
     with pytest.raises(ValueError, match="decoder_num_layers"):
         run_dir_lib.prepare(

@@ -3,14 +3,19 @@
 Usage: python run_script.py MODE RUN_DIR [EPOCHS]
 
 - `resume`: a slow tiny pre-training run (sleeps per batch) that logs every
-  epoch it begins to RUN_DIR/../epochs_begun.txt; the test SIGKILLs it.
+  epoch it begins to RUN_DIR/../epochs_begun.txt; the test SIGKILLs it, or
+  it SIGKILLs itself where `KILL_AT` says: `data:N` (epoch N's checkpoint
+  file written, not yet renamed), `metadata:N` (renamed, metadata not yet
+  switched) or `batch:N` (after the first batch of epoch N).
 - `mirrored`: pre-training under MirroredStrategy on 2 logical CPUs.
 - `jax_data_parallel`: pre-training under keras.distribution.DataParallel.
 - `multiworker`: one worker of a MultiWorkerMirroredStrategy run (TF_CONFIG
   set by the test).
 """
 
+import json
 import os
+import signal
 import sys
 import time
 
@@ -55,13 +60,44 @@ def main():
     )
     audio = np.random.default_rng(0).normal(size=(8, 16000)).astype("float32")
 
+    point, _, kill_epoch = os.environ.get("KILL_AT", "").partition(":")
+    kill_epoch = int(kill_epoch or 0)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
     class EpochLog(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
             with open(os.path.join(RUN_DIR + "_epochs_begun.txt"), "a") as f:
                 f.write(f"{epoch}\n")
 
         def on_train_batch_end(self, batch, logs=None):
             time.sleep(float(os.environ.get("BATCH_SLEEP", "0")))
+            if point == "batch" and self.epoch + 1 == kill_epoch:
+                die()
+
+    from keras_maskspec.training import callbacks as cbs
+
+    if point == "data":
+        write = cbs.RunCheckpoint._write_weights
+
+        def write_then_die(self, path):
+            write(self, path)
+            if self._current_epoch == kill_epoch:
+                die()
+
+        cbs.RunCheckpoint._write_weights = write_then_die
+    if point == "metadata":
+        write_text = cbs.atomic_write_text
+
+        def die_before_metadata(path, text):
+            if path.endswith("training_metadata.json"):
+                if json.loads(text)["epoch"] == kill_epoch:
+                    die()
+            write_text(path, text)
+
+        cbs.atomic_write_text = die_before_metadata
 
     if MODE == "resume":
         import keras_maskspec.training.run as run

@@ -1,0 +1,83 @@
+"""End-to-end smoke run of the real-audio benchmark (issue 17).
+
+Builds the corpus from the Debian packages (`build_corpus.py`, about a
+minute) unless `MASKSPEC_REAL_AUDIO_CORPUS` names a built one, then runs
+`run.py --smoke` in a subprocess: tiny model, 4 pre-training steps, probes
+at steps 0 and 4, statistics, plots. Skips when a package is missing.
+
+    pytest benchmarks/real_audio/smoke_test.py -m large
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PACKAGE_PATHS = {
+    "hydrogen-drumkits": "/usr/share/hydrogen/data/drumkits/BJA_Pacific",
+    "hydrogen-data": "/usr/share/hydrogen/data/drumkits/GMRockKit",
+    "hydrogen-drumkits-effects": (
+        "/usr/share/hydrogen/data/drumkits/belofilms_GuitarStrums"
+    ),
+    "sonic-pi-samples": "/usr/share/sonic-pi/samples",
+    "lmms-common": "/usr/share/lmms/samples/drums",
+    "klettres-data": "/usr/share/klettres/en",
+}
+CORPUS = os.environ.get("MASKSPEC_REAL_AUDIO_CORPUS")
+
+
+def _skip_reason():
+    # A benchmark, not a backend test: run once per CI run (TF job).
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return "runs in the TensorFlow job only"
+    if CORPUS:
+        if not (Path(CORPUS) / "pool.csv").exists():
+            return f"MASKSPEC_REAL_AUDIO_CORPUS={CORPUS} has no pool.csv"
+        return None
+    missing = [
+        p for p, path in PACKAGE_PATHS.items() if not Path(path).exists()
+    ]
+    if missing:
+        return (
+            f"Debian packages missing: {' '.join(missing)} (apt-get install "
+            "-y --no-install-recommends $(cat benchmarks/real_audio/"
+            "apt-packages.txt))"
+        )
+    return None
+
+
+def _run(args):
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.large
+@pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+def test_smoke_run(tmp_path):
+    corpus = Path(CORPUS) if CORPUS else tmp_path / "corpus"
+    if not CORPUS:
+        _run([HERE / "build_corpus.py", "--out", corpus])
+    out = tmp_path / "out"
+    _run([HERE / "run.py", "--smoke", "--corpus", corpus, "--out", out])
+    results = json.loads((out / "results.json").read_text())
+    assert (out / "learning_curve.png").stat().st_size > 0
+    probes = results["runs"]["0"]["probes"]
+    assert sorted(probes, key=int) == ["0", "4"]
+    n = results["num_labelled"]
+    for step in probes.values():
+        for feature in ("mean_norm", "mean_prenorm", "cls_norm"):
+            assert len(step[feature]["pred"]) == n
+            assert 0.0 <= step[feature]["accuracy"] <= 1.0
+    # Pre-training changed the encoder: its probe predictions moved.
+    assert probes["0"]["mean_norm"]["pred"] != probes["4"]["mean_norm"]["pred"]
+    diff = results["summary"]["mean_norm"]["4"]["difference_vs_random"]
+    low, high = diff["bootstrap_ci95"]["accuracy"]
+    assert low <= diff["accuracy"]["mean"] <= high
+    assert len(results["runs"]["0"]["pretrain"]["losses"]) == 2
