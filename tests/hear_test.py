@@ -15,7 +15,6 @@ from keras_maskspec import hear
 from tests.test_case import tone_batch
 
 
-
 @pytest.fixture(scope="module")
 def model():
     encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=7)

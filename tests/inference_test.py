@@ -13,7 +13,6 @@ from keras_maskspec.inference import window_starts
 from tests.test_case import tone_batch
 
 
-
 @pytest.fixture(scope="module")
 def classifier():
     encoder = MaskSpecEncoder.from_preset("maskspec_test", seed=3)

@@ -74,7 +74,16 @@ TEST_GROUPS = ("forzee", "millo")
 # file as its Kick: synthetic and mislabelled).
 
 # Unlabelled pool: (package, source name, list of files, max windows per file)
-SONIC_PI_PREFIXES = ("ambi", "drum", "guit", "loop", "misc", "perc", "tabla", "vinyl")
+SONIC_PI_PREFIXES = (
+    "ambi",
+    "drum",
+    "guit",
+    "loop",
+    "misc",
+    "perc",
+    "tabla",
+    "vinyl",
+)
 LMMS_DIRS = ("drums", "beats", "latin", "misc", "effects", "instruments")
 KLETTRES_PER_LANGUAGE = 40
 
@@ -126,7 +135,11 @@ def kit_samples(kit_dir):
         for el in inst.iter():
             if strip(el.tag) == "filename" and el.text:
                 f = kit_dir / el.text.strip()
-                if f.suffix.lower() in AUDIO_EXT and f.exists() and f not in seen:
+                if (
+                    f.suffix.lower() in AUDIO_EXT
+                    and f.exists()
+                    and f not in seen
+                ):
                     seen.add(f)
                     out.append((f, label, name.strip()))
     return out
@@ -137,8 +150,15 @@ def labelled_items():
     for kit, (package, group) in LABELLED_KITS.items():
         need(DRUMKITS / kit / "drumkit.xml", package)
         for f, label, inst in kit_samples(DRUMKITS / kit):
-            items.append({"file": f, "label": label, "source": kit, "group": group,
-                          "instrument": inst})
+            items.append(
+                {
+                    "file": f,
+                    "label": label,
+                    "source": kit,
+                    "group": group,
+                    "instrument": inst,
+                }
+            )
     return items
 
 
@@ -147,32 +167,56 @@ def pool_items():
 
     def add(files, package, source, group, max_windows):
         for f in files:
-            items.append({"file": f, "source": source, "group": group,
-                          "package": package, "max_windows": max_windows})
+            items.append(
+                {
+                    "file": f,
+                    "source": source,
+                    "group": group,
+                    "package": package,
+                    "max_windows": max_windows,
+                }
+            )
 
     # Recorded non-drum-kit Hydrogen sets (hand percussion, djembes, guitar).
-    for kit, package, win in (("Gimme A Hand 1.0", "hydrogen-drumkits", 1),
-                              ("circAfrique v4", "hydrogen-drumkits", 1),
-                              ("belofilms_GuitarStrums", "hydrogen-drumkits-effects", 2)):
+    for kit, package, win in (
+        ("Gimme A Hand 1.0", "hydrogen-drumkits", 1),
+        ("circAfrique v4", "hydrogen-drumkits", 1),
+        ("belofilms_GuitarStrums", "hydrogen-drumkits-effects", 2),
+    ):
         need(DRUMKITS / kit / "drumkit.xml", package)
-        files = sorted(p for p in (DRUMKITS / kit).iterdir() if p.suffix.lower() in AUDIO_EXT)
+        files = sorted(
+            p
+            for p in (DRUMKITS / kit).iterdir()
+            if p.suffix.lower() in AUDIO_EXT
+        )
         add(files, package, kit, "hydrogen:" + kit, win)
 
     need(SONIC_PI, "sonic-pi-samples")
-    files = sorted(p for p in SONIC_PI.iterdir()
-                   if p.suffix == ".flac" and p.name.split("_")[0] in SONIC_PI_PREFIXES)
+    files = sorted(
+        p
+        for p in SONIC_PI.iterdir()
+        if p.suffix == ".flac" and p.name.split("_")[0] in SONIC_PI_PREFIXES
+    )
     add(files, "sonic-pi-samples", "sonic-pi", "sonic-pi", 4)
 
     need(LMMS / "drums", "lmms-common")
     for d in LMMS_DIRS:
-        files = sorted(p for p in (LMMS / d).iterdir() if p.suffix.lower() in AUDIO_EXT)
+        files = sorted(
+            p for p in (LMMS / d).iterdir() if p.suffix.lower() in AUDIO_EXT
+        )
         add(files, "lmms-common", "lmms:" + d, "lmms", 4)
 
     need(KLETTRES / "en", "klettres-data")
-    for lang in sorted(p for p in KLETTRES.iterdir() if p.is_dir() and (p / "alpha").is_dir()):
+    for lang in sorted(
+        p for p in KLETTRES.iterdir() if p.is_dir() and (p / "alpha").is_dir()
+    ):
         files = sorted(lang.rglob("*.ogg"))
         if len(files) > KLETTRES_PER_LANGUAGE:  # evenly spaced, deterministic
-            idx = np.linspace(0, len(files) - 1, KLETTRES_PER_LANGUAGE).round().astype(int)
+            idx = (
+                np.linspace(0, len(files) - 1, KLETTRES_PER_LANGUAGE)
+                .round()
+                .astype(int)
+            )
             files = [files[i] for i in idx]
         add(files, "klettres-data", "klettres:" + lang.name, "klettres", 1)
     return items
@@ -183,7 +227,9 @@ def load(path):
     x = x.mean(axis=1)
     if sr != SAMPLE_RATE:
         g = math.gcd(int(sr), SAMPLE_RATE)
-        x = signal.resample_poly(x, SAMPLE_RATE // g, int(sr) // g).astype(np.float32)
+        x = signal.resample_poly(x, SAMPLE_RATE // g, int(sr) // g).astype(
+            np.float32
+        )
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak > 0:
         on = np.flatnonzero(np.abs(x) > peak * 10 ** (-50 / 20))
@@ -195,12 +241,12 @@ def load(path):
 def windows(x, n, max_windows):
     out = []
     for w in range(max_windows):
-        seg = x[w * n:(w + 1) * n]
+        seg = x[w * n : (w + 1) * n]
         if w > 0 and len(seg) < n // 4:
             break
         if len(seg) < n:
             seg = np.pad(seg, (0, n - len(seg)))
-        if w > 0 and np.sqrt(np.mean(seg ** 2)) < 10 ** (-60 / 20):
+        if w > 0 and np.sqrt(np.mean(seg**2)) < 10 ** (-60 / 20):
             continue
         out.append(seg)
     return out
@@ -237,10 +283,12 @@ def find_duplicate(fp, hd, fps, heads, args):
         return None, 0.0
     sims = np.stack(fps) @ fp
     lag = int(0.005 * SAMPLE_RATE)
-    for j in np.flatnonzero(sims > args.fp_threshold)[np.argsort(-sims[sims > args.fp_threshold])]:
+    for j in np.flatnonzero(sims > args.fp_threshold)[
+        np.argsort(-sims[sims > args.fp_threshold])
+    ]:
         xc = signal.correlate(hd, heads[j], mode="full", method="fft")
         mid = len(heads[j]) - 1
-        r = float(np.max(xc[mid - lag:mid + lag + 1]))
+        r = float(np.max(xc[mid - lag : mid + lag + 1]))
         if r > args.dup_threshold:
             return int(j), r
     return None, 0.0
@@ -253,8 +301,12 @@ class Progress:
     def __call__(self, i, extra=""):
         if i == self.total or i % 25 == 0:
             end = "\n" if i == self.total else ""
-            print(f"\r[{self.name}] {i}/{self.total} files, {time.time() - self.t0:.1f} s {extra}",
-                  end=end, file=sys.stderr, flush=True)
+            print(
+                f"\r[{self.name}] {i}/{self.total} files, {time.time() - self.t0:.1f} s {extra}",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def write_csv(path, rows):
@@ -273,12 +325,20 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--clip-seconds", type=float, default=2.0)
-    ap.add_argument("--fp-threshold", type=float, default=0.98,
-                    help="spectral-fingerprint cosine above which two clips are compared "
-                         "sample by sample")
-    ap.add_argument("--dup-threshold", type=float, default=0.95,
-                    help="normalised waveform cross-correlation (first 1 s, lag <= 5 ms) "
-                         "above which a clip is a duplicate of an earlier one and dropped")
+    ap.add_argument(
+        "--fp-threshold",
+        type=float,
+        default=0.98,
+        help="spectral-fingerprint cosine above which two clips are compared "
+        "sample by sample",
+    )
+    ap.add_argument(
+        "--dup-threshold",
+        type=float,
+        default=0.95,
+        help="normalised waveform cross-correlation (first 1 s, lag <= 5 ms) "
+        "above which a clip is a duplicate of an earlier one and dropped",
+    )
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -308,11 +368,21 @@ def main(argv=None):
         fp, hd = fingerprint(seg), head(seg)
         j, r = find_duplicate(fp, hd, lab_fp, lab_head, args)
         if j is not None:
-            dropped.append({"split": "labelled", "file": str(it["file"]),
-                            "duplicate_of": lab_rows[j]["file"], "xcorr": r})
+            dropped.append(
+                {
+                    "split": "labelled",
+                    "file": str(it["file"]),
+                    "duplicate_of": lab_rows[j]["file"],
+                    "xcorr": r,
+                }
+            )
             prog(i)
             continue
-        rel = Path("labelled") / it["label"] / f"{safe(it['source'])}__{safe(it['file'].stem)}.wav"
+        rel = (
+            Path("labelled")
+            / it["label"]
+            / f"{safe(it['source'])}__{safe(it['file'].stem)}.wav"
+        )
         (args.out / rel.parent).mkdir(parents=True, exist_ok=True)
         sf.write(args.out / rel, seg, SAMPLE_RATE, subtype="PCM_16")
         lab_rows.append({**it, "file": str(it["file"]), "path": str(rel)})
@@ -333,17 +403,36 @@ def main(argv=None):
             seg = normalise(seg)
             fp, hd = fingerprint(seg), head(seg)
             j, r = find_duplicate(fp, hd, lab_fp, lab_head, args)
-            if j is not None:  # would leak a labelled recording into pre-training
-                dropped.append({"split": "pool", "file": str(it["file"]), "window": w,
-                                "duplicate_of": lab_rows[j]["file"], "xcorr": r})
+            if (
+                j is not None
+            ):  # would leak a labelled recording into pre-training
+                dropped.append(
+                    {
+                        "split": "pool",
+                        "file": str(it["file"]),
+                        "window": w,
+                        "duplicate_of": lab_rows[j]["file"],
+                        "xcorr": r,
+                    }
+                )
                 continue
             k, r = find_duplicate(fp, hd, pool_fp, pool_head, args)
             if k is not None:
-                dropped.append({"split": "pool", "file": str(it["file"]), "window": w,
-                                "duplicate_of": pool_rows[k]["file"], "xcorr": r})
+                dropped.append(
+                    {
+                        "split": "pool",
+                        "file": str(it["file"]),
+                        "window": w,
+                        "duplicate_of": pool_rows[k]["file"],
+                        "xcorr": r,
+                    }
+                )
                 continue
-            rel = Path("pool") / safe(it["group"]) / (
-                f"{safe(it['source'])}__{safe(it['file'].stem)}__w{w}.wav")
+            rel = (
+                Path("pool")
+                / safe(it["group"])
+                / (f"{safe(it['source'])}__{safe(it['file'].stem)}__w{w}.wav")
+            )
             (args.out / rel.parent).mkdir(parents=True, exist_ok=True)
             sf.write(args.out / rel, seg, SAMPLE_RATE, subtype="PCM_16")
             pool_rows.append({**it, "file": str(it["file"]), "path": str(rel)})
@@ -365,18 +454,24 @@ def main(argv=None):
         return dict(sorted(out.items()))
 
     info = {
-        "sample_rate": SAMPLE_RATE, "clip_seconds": args.clip_seconds,
-        "classes": CLASSES, "test_groups": TEST_GROUPS,
+        "sample_rate": SAMPLE_RATE,
+        "clip_seconds": args.clip_seconds,
+        "classes": CLASSES,
+        "test_groups": TEST_GROUPS,
         "counts": {
-            "pool": len(pool_rows), "pool_by_group": count(pool_rows, "group"),
+            "pool": len(pool_rows),
+            "pool_by_group": count(pool_rows, "group"),
             "pool_by_source": count(pool_rows, "source"),
             "pool_files_used": len({r["file"] for r in pool_rows}),
             "labelled": len(lab_rows),
-            "train": len(train), "train_by_class": count(train, "label"),
-            "test": len(test), "test_by_class": count(test, "label"),
+            "train": len(train),
+            "train_by_class": count(train, "label"),
+            "test": len(test),
+            "test_by_class": count(test, "label"),
             "labelled_by_group_class": {
                 g: count([r for r in lab_rows if r["group"] == g], "label")
-                for g in sorted({r["group"] for r in lab_rows})},
+                for g in sorted({r["group"] for r in lab_rows})
+            },
             "labelled_by_kit": count(lab_rows, "source"),
         },
         "dropped_near_duplicates": dropped,
@@ -386,9 +481,11 @@ def main(argv=None):
     with open(args.out / "build_info.json", "w") as fh:
         json.dump(info, fh, indent=1)
     c = info["counts"]
-    print(f"pool {c['pool']} clips from {c['pool_files_used']} files; labelled {c['labelled']} "
-          f"(train {c['train']} {c['train_by_class']}, test {c['test']} {c['test_by_class']}); "
-          f"{len(dropped)} near-duplicates dropped, {len(unreadable)} unreadable files skipped; {info['build_seconds']} s -> {args.out}")
+    print(
+        f"pool {c['pool']} clips from {c['pool_files_used']} files; labelled {c['labelled']} "
+        f"(train {c['train']} {c['train_by_class']}, test {c['test']} {c['test_by_class']}); "
+        f"{len(dropped)} near-duplicates dropped, {len(unreadable)} unreadable files skipped; {info['build_seconds']} s -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -247,9 +247,7 @@ def _guarded(load, failed):
 
     def one(*args):
         loaded = tf.data.Dataset.from_tensors(args).map(lambda *a: load(*a))
-        fallback = tf.data.Dataset.from_tensors(args).map(
-            lambda *a: failed(*a)
-        )
+        fallback = tf.data.Dataset.from_tensors(args).map(lambda *a: failed(*a))
         return loaded.ignore_errors().concatenate(fallback).take(1)
 
     return one
@@ -750,8 +748,7 @@ def _check_shard_arguments(labels, num_classes, balanced, sample_weights):
         )
     if num_classes is None:
         raise ValueError(
-            "`num_classes` is required with shards. Received: "
-            "num_classes=None"
+            "`num_classes` is required with shards. Received: num_classes=None"
         )
 
 

@@ -126,6 +126,16 @@ def _optimizer(config, global_batch, steps, lr_multipliers=None):
     # The schedule may be longer than the run (the authors' pre-training:
     # a 400-epoch cosine stopped after 76 epochs).
     total = (config.schedule_epochs or config.epochs) * steps
+    if config.warmup_epochs >= config.epochs:
+        # Said out loud: such a run never leaves the warm-up (the learning
+        # rate never reaches its peak), which short experiments trip over.
+        print(
+            f"Note: warmup_epochs={config.warmup_epochs:g} >= "
+            f"epochs={config.epochs}: the whole run is linear warm-up and "
+            "the learning rate never reaches its peak; lower "
+            "`warmup_epochs` for short runs.",
+            file=sys.stderr,
+        )
     kwargs = {}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm

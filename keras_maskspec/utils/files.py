@@ -27,7 +27,8 @@ def _fsync_dir(folder):
 def _temp_path(path, suffix=""):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}",
+        prefix=f".{os.path.basename(path)}.",
+        suffix=f".tmp{suffix}",
         dir=folder,
     )
     os.close(fd)

@@ -69,9 +69,7 @@ def test_mixup_partner_comes_from_all_arrays_not_the_batch():
 def test_mixup_blends_labels_and_dataset_epochs():
     x = np.ones((4, 8), "float32")
     y = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
-    ds = arrays.array_epochs(
-        (x, y), 4, 0, 0, 1, 1, mixup=(0.3, 1.0)
-    )
+    ds = arrays.array_epochs((x, y), 4, 0, 0, 1, 1, mixup=(0.3, 1.0))
     _, mixed = next(iter(ds))
     np.testing.assert_allclose(mixed.numpy().sum(-1), 1.0, rtol=1e-6)
     stream = arrays.dataset_epochs(

@@ -6,8 +6,8 @@ reported by name, nothing raises. MP3 is written by libsndfile >= 1.1
 (soundfile's `format="MP3"`); where it cannot, that case is skipped.
 """
 
-import re
 import os
+import re
 import struct
 
 import numpy as np

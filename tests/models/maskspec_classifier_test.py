@@ -59,9 +59,7 @@ def test_classifier_trains_from_the_pretrained_encoder():
 
 
 def test_multi_label_ignores_unlabelled_entries():
-    model = MaskSpecClassifier(
-        make_encoder(), num_classes=3, multi_label=True
-    )
+    model = MaskSpecClassifier(make_encoder(), num_classes=3, multi_label=True)
     model.compile()
     x = tone_batch(4, 0.5)
     y = np.array([[1, -1, 0], [0, 1, -1], [-1, -1, 1], [1, 0, 0]], "float32")
@@ -117,9 +115,7 @@ def test_patchout_and_spec_augment_only_while_training():
 
 
 def test_config_and_saving(tmp_path):
-    model = MaskSpecClassifier(
-        make_encoder(), num_classes=3, patchout=5
-    )
+    model = MaskSpecClassifier(make_encoder(), num_classes=3, patchout=5)
     model.compile(label_smoothing=0.1)
     x = tone_batch(4, 0.5)
     model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)

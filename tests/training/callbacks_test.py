@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_maskspec.models.losses import MaskedBinaryCrossentropy
 from keras_maskspec.training import AugmentedBatchImage
 from keras_maskspec.training import EpochCSVLogger
 from keras_maskspec.training import EpochTestScores
@@ -147,7 +148,9 @@ def test_map_callback_on_arrays_skips_unlabelled_entries():
     y[0], y[1] = 1, 0
     y[2:6, 0] = -1
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(loss="binary_crossentropy")
+    # -1 marks an unknown label: the loss must skip it too (PyTorch's BCE
+    # refuses targets outside [0, 1]).
+    model.compile(loss=MaskedBinaryCrossentropy(from_logits=True))
     callback = ValidationMeanAveragePrecision(x, y, batch_size=4)
     history = model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     scores = model.predict(x, verbose=0)

@@ -52,6 +52,10 @@ def main():
         preset="maskspec_test",
         batch_size=4,
         epochs=EPOCHS,
+        # The schedule ends with the run (not the paper's 400-epoch horizon)
+        # so the resume tests can check the lr reaches its floor.
+        schedule_epochs=EPOCHS,
+        min_learning_rate=1e-6,
         warmup_epochs=1,
         jit_compile=False,
         strategy=STRATEGY,
