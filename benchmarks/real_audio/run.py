@@ -55,6 +55,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from keras_maskspec.models.presets import get_preset  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 SAMPLE_RATE = 32000
 CLASSES = ("kick", "snare", "hihat", "tom", "cymbal")
@@ -102,14 +104,8 @@ FULL = {
 
 SMOKE = {
     **FULL,
-    "hidden_dim": 32,
-    "num_layers": 2,
-    "num_heads": 2,
-    "intermediate_dim": 64,
-    "decoder_hidden_dim": 32,
-    "decoder_num_layers": 1,
-    "decoder_num_heads": 2,
-    "decoder_intermediate_dim": 64,
+    # The package's test-sized model (encoder and decoder sizes).
+    **get_preset("maskspec_test"),
     "batch_size": 8,
     "budgets": [0, 4],
     "steps_per_epoch": 2,
