@@ -142,7 +142,12 @@ def test_classifier_serves_like_predict_in_fresh_process(
         expected = classifier.predict(x, verbose=0)
         scores = np.asarray(served["outputs"]["scores"][i])
         probabilities = np.asarray(served["outputs"]["probabilities"][i])
-        np.testing.assert_allclose(scores, expected, atol=1e-5)
+        # The SavedModel graph is re-optimised by grappler in the serving
+        # process (other matmul fusions and summation orders), so float32
+        # logits of size ~7 differ in the sixth significant digit; CI saw
+        # 2.6e-5 absolute (7.5e-6 relative) once. A real defect (wrong
+        # weights, front end or padding) moves them by 1e-2 or more.
+        np.testing.assert_allclose(scores, expected, rtol=5e-5, atol=1e-5)
         np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
         assert np.asarray(served["outputs"]["embedding"][i]).shape == (
             len(x),
@@ -160,11 +165,11 @@ def test_encoder_embedding_is_mean_of_patch_tokens(
     np.testing.assert_allclose(
         np.asarray(served["outputs"]["embedding"][0]),
         tokens[:, 1:].mean(axis=1),
-        atol=1e-5,
+        rtol=5e-5, atol=1e-5,
     )
     frames = np.asarray(served["outputs"]["frame_embeddings"][0])
     grid = tokens[:, 1:].reshape(2, frames.shape[1], encoder.mel_patches(), -1)
-    np.testing.assert_allclose(frames, grid.mean(axis=2), atol=1e-5)
+    np.testing.assert_allclose(frames, grid.mean(axis=2), rtol=5e-5, atol=1e-5)
 
 
 def test_short_clip_is_padded_to_one_patch(encoder, encoder_export, tmp_path):
@@ -173,7 +178,7 @@ def test_short_clip_is_padded_to_one_patch(encoder, encoder_export, tmp_path):
     padded = np.pad(x, [(0, 0), (0, encoder.min_num_samples() - x.shape[1])])
     expected = encoder.predict(padded, verbose=0)[:, 1:].mean(axis=1)
     np.testing.assert_allclose(
-        np.asarray(served["outputs"]["embedding"][0]), expected, atol=1e-5
+        np.asarray(served["outputs"]["embedding"][0]), expected, rtol=5e-5, atol=1e-5
     )
 
 
@@ -259,7 +264,7 @@ def test_rest_request_body_matches_signature(
     signature = _signature(classifier_export)
     outputs = signature(**_decode_rest_body(body, signature))
     np.testing.assert_allclose(
-        outputs["scores"].numpy(), classifier.predict(x, verbose=0), atol=1e-5
+        outputs["scores"].numpy(), classifier.predict(x, verbose=0), rtol=5e-5, atol=1e-5
     )
     # The response is JSON-serialisable, as TF Serving returns it.
     json.dumps({k: v.numpy().tolist() for k, v in outputs.items()})
@@ -284,7 +289,7 @@ def test_grpc_predict_request_matches_signature(classifier, classifier_export):
         feed[name] = tf.constant(tf.make_ndarray(proto))
     outputs = signature(**feed)
     np.testing.assert_allclose(
-        outputs["scores"].numpy(), classifier.predict(x, verbose=0), atol=1e-5
+        outputs["scores"].numpy(), classifier.predict(x, verbose=0), rtol=5e-5, atol=1e-5
     )
 
 
