@@ -32,6 +32,7 @@ import tempfile
 import time
 
 import _machine
+from training_speed import time_pretrainer
 
 MODEL_RATE = 32000
 # Dense bfloat16 tensor-core peaks (no sparsity), TFLOP/s, from the vendors'
@@ -110,8 +111,6 @@ def worker(args):
     import keras
     import numpy as np
 
-    from keras_maskspec.models import MaskSpecPretrainer
-
     backend = keras.backend.backend()
     jit = backend != "torch"
     peak = args.peak * 1e12 if args.peak else _matmul_peak()
@@ -120,19 +119,9 @@ def worker(args):
     audio = (0.1 * rng.normal(size=(args.batch, samples))).astype("float32")
     results = []
     for preset in args.presets.split(","):
-        keras.backend.clear_session()
-        model = MaskSpecPretrainer.from_preset(
-            f"maskspec_{preset}",
-            encoder_kwargs={"dtype": "mixed_bfloat16"},
-            seed=0,
+        _, seconds, loss = time_pretrainer(
+            preset, "mixed_bfloat16", jit, audio, args
         )
-        model.compile(learning_rate=1e-4, jit_compile=jit)
-        for _ in range(args.warmup):
-            model.train_on_batch(audio)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            loss = model.train_on_batch(audio)
-        seconds = (time.perf_counter() - start) / args.steps
         flops = step_flops(preset, args.seconds, args.batch)
         results.append(
             dict(

@@ -52,8 +52,6 @@ def keras_worker(args):
     import keras
     import numpy as np
 
-    from keras_maskspec.models import MaskSpecPretrainer
-
     backend = keras.backend.backend()
     if backend == "torch":
         import torch
@@ -74,19 +72,9 @@ def keras_worker(args):
     results = []
     for preset in args.presets.split(","):
         for name, jit, dtype in variants:
-            keras.backend.clear_session()
-            model = MaskSpecPretrainer.from_preset(
-                f"maskspec_{preset}",
-                encoder_kwargs={"dtype": dtype} if dtype else None,
-                seed=0,
+            model, seconds, loss = time_pretrainer(
+                preset, dtype, jit, audio, args
             )
-            model.compile(learning_rate=1e-4, jit_compile=jit)
-            for _ in range(args.warmup):
-                model.train_on_batch(audio)
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                loss = model.train_on_batch(audio)
-            seconds = (time.perf_counter() - start) / args.steps
             loss = float(np.asarray(loss).ravel()[0])
             results.append(
                 dict(
@@ -104,6 +92,59 @@ def keras_worker(args):
                 results[-1].update(preset=preset, variant=f"{name}, float32")
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print("RESULTS " + json.dumps(results), flush=True)
+
+
+def time_steps(step, warmup, steps):
+    """Seconds per call of `step()` after `warmup` untimed calls.
+
+    Returns `(seconds, result)`, `result` being the last call's.
+
+    Examples:
+    >>> seconds, result = time_steps(lambda: 7, warmup=1, steps=2)
+    >>> result, seconds >= 0
+    (7, True)
+    """
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        result = step()
+    return (time.perf_counter() - start) / steps, result
+
+
+def time_pretrainer(preset, dtype, jit, audio, args):
+    """Times `train_on_batch(audio)` of a fresh `maskspec_{preset}` model.
+
+    The model is built with `dtype` as its encoder's dtype policy (`None`:
+    the default) and compiled with `jit_compile=jit`; `args.warmup` and
+    `args.steps` say how many steps are untimed and timed.
+
+    Returns:
+        `(model, seconds per step, last loss)`.
+
+    Examples:
+    >>> import argparse, numpy as np
+    >>> args = argparse.Namespace(warmup=0, steps=1)
+    >>> audio = np.zeros((1, 32000), "float32")
+    >>> _, seconds, loss = time_pretrainer("test", None, False, audio, args)
+    >>> seconds > 0
+    True
+    """
+    import keras
+
+    from keras_maskspec.models import MaskSpecPretrainer
+
+    keras.backend.clear_session()
+    model = MaskSpecPretrainer.from_preset(
+        f"maskspec_{preset}",
+        encoder_kwargs={"dtype": dtype} if dtype else None,
+        seed=0,
+    )
+    model.compile(learning_rate=1e-4, jit_compile=jit)
+    seconds, loss = time_steps(
+        lambda: model.train_on_batch(audio), args.warmup, args.steps
+    )
+    return model, seconds, loss
 
 
 # The float32 variant whose encoder is also timed alone.
@@ -132,12 +173,9 @@ def _encoder_part(model, samples, args, jit):
         )
         y = np.zeros((args.batch, tokens + 1, encoder.hidden_dim))
         x, y = x.astype("float32"), y.astype("float32")
-        for _ in range(args.warmup):
-            part.train_on_batch(x, y)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            part.train_on_batch(x, y)
-        seconds[tokens] = (time.perf_counter() - start) / args.steps
+        seconds[tokens], _ = time_steps(
+            lambda: part.train_on_batch(x, y), args.warmup, args.steps
+        )
     return dict(
         impl=f"keras-{keras.backend.backend()}",
         encoder=True,
@@ -288,12 +326,7 @@ def torch_reference(args, preset, encode_all=False):
         opt.step()
         return float(loss.detach()), n
 
-    for _ in range(args.warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss, n = step()
-    seconds = (time.perf_counter() - start) / args.steps
+    seconds, (loss, n) = time_steps(step, args.warmup, args.steps)
     return dict(
         impl="torch-reference",
         variant="encode all patches" if encode_all else "eager",

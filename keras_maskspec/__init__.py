@@ -21,8 +21,15 @@ def _console_script():
     # Run as the `maskspec` command, the CLI imports Keras itself (quietly,
     # and not at all for `--help`): the console script imports this package
     # before `keras_maskspec.cli`, so nothing heavy may load here then.
+    # `python -m keras_maskspec[.cli]` is the same command.
     argv = getattr(sys, "argv", None) or [""]
-    return os.path.basename(argv[0]) in ("maskspec", "maskspec.exe")
+    if os.path.basename(argv[0]) in ("maskspec", "maskspec.exe"):
+        return True
+    orig = list(getattr(sys, "orig_argv", ()))
+    for i, arg in enumerate(orig[:-1]):
+        if arg == "-m":
+            return orig[i + 1] in ("keras_maskspec", "keras_maskspec.cli")
+    return False
 
 
 if not _console_script():

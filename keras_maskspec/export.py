@@ -47,6 +47,7 @@ from keras_maskspec.inference import base_model
 from keras_maskspec.inference import encoder_of
 from keras_maskspec.inference import inference_model
 from keras_maskspec.models.maskspec_classifier import MaskSpecClassifier
+from keras_maskspec.utils import files
 from keras_maskspec.version import __version__
 
 METADATA_FILE = os.path.join("assets.extra", "maskspec.json")
@@ -169,9 +170,10 @@ def _export_tensorflow(model, out_dir, class_names):
         "multi_label": bool(model.multi_label) if is_classifier else None,
     }
     os.makedirs(os.path.join(out_dir, "assets.extra"), exist_ok=True)
-    with open(os.path.join(out_dir, METADATA_FILE), "w") as f:
-        json.dump(metadata, f, indent=2)
-        f.write("\n")
+    files.atomic_write_text(
+        os.path.join(out_dir, METADATA_FILE),
+        json.dumps(metadata, indent=2) + "\n",
+    )
     return metadata
 
 

@@ -53,6 +53,42 @@ def get_recipe(name):
     return RECIPES[name]
 
 
+def model_option(help_text):
+    """The required `--model` option, passed on as `model_path`.
+
+    Examples:
+    >>> from click.testing import CliRunner
+    >>> @click.command()
+    ... @model_option("A run folder.")
+    ... def show(model_path):
+    ...     click.echo(model_path)
+    >>> CliRunner().invoke(show, ["--model", "runs/a"]).output
+    'runs/a\\n'
+    """
+    return click.option("--model", "model_path", required=True, help=help_text)
+
+
+def window_seconds_option(help_text):
+    """The `--window-seconds` option (default 10 s) of inference commands.
+
+    Examples:
+    >>> from click.testing import CliRunner
+    >>> @click.command()
+    ... @window_seconds_option("Window length.")
+    ... def show(window_seconds):
+    ...     click.echo(window_seconds)
+    >>> CliRunner().invoke(show, []).output
+    '10.0\\n'
+    """
+    return click.option(
+        "--window-seconds",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help=help_text,
+    )
+
+
 class LoadedModel:
     """A model given as --model: a run folder, a `.keras` file or an export.
 
@@ -146,6 +182,11 @@ def audio_files(paths):
             "expected audio files or folders, not TFRecord shards."
         )
     return files
+
+
+def input_clips(loaded, paths, label):
+    """`load_clips` of the audio files in `paths`, at `loaded`'s rate."""
+    return load_clips(audio_files(paths), loaded.sample_rate, label)
 
 
 def load_clips(files, sample_rate, label):

@@ -3,17 +3,13 @@
 import click
 
 from keras_maskspec.cli._common import LoadedModel
-from keras_maskspec.cli._common import audio_files
-from keras_maskspec.cli._common import load_clips
+from keras_maskspec.cli._common import input_clips
+from keras_maskspec.cli._common import model_option
+from keras_maskspec.cli._common import window_seconds_option
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    help="A run folder, a .keras file or a SavedModel export folder.",
-)
+@model_option("A run folder, a .keras file or a SavedModel export folder.")
 @click.argument("inputs", nargs=-1, required=True, metavar="FILES_OR_DIR...")
 @click.option(
     "--out",
@@ -22,13 +18,9 @@ from keras_maskspec.cli._common import load_clips
     type=click.Path(dir_okay=False),
     help="Output .npz file.",
 )
-@click.option(
-    "--window-seconds",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Long files are embedded in back-to-back windows of this length "
-    "(the last one flush with the end of the file).",
+@window_seconds_option(
+    "Long files are embedded in back-to-back windows of this length "
+    "(the last one flush with the end of the file)."
 )
 def embed(model_path, inputs, out, window_seconds):
     """Scene and per-frame embeddings of audio files, to an .npz file.
@@ -48,7 +40,7 @@ def embed(model_path, inputs, out, window_seconds):
 
     loaded = LoadedModel(model_path)
     names, scenes, frames, times, offsets = [], [], [], [], [0]
-    clips = load_clips(audio_files(inputs), loaded.sample_rate, "Embedding")
+    clips = input_clips(loaded, inputs, "Embedding")
     for path, waveform in clips:
         result = clip_embeddings(
             loaded.model, waveform, window_seconds, times=loaded.frame_times

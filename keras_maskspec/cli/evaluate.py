@@ -49,6 +49,7 @@ def evaluate(model_path, recipe, data, probe, smoke, out, sets):
         suffix = f"_{probe}" if probe else ""
         out = os.path.join(model_path, f"metrics_{recipe}{suffix}.json")
     if out:
-        with open(out, "w") as f:
-            f.write(text + "\n")
+        from keras_maskspec.utils import files
+
+        files.atomic_write_text(out, text + "\n")
         err(f"Metrics written to {out}")

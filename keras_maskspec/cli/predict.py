@@ -5,17 +5,13 @@ import json
 import click
 
 from keras_maskspec.cli._common import LoadedModel
-from keras_maskspec.cli._common import audio_files
-from keras_maskspec.cli._common import load_clips
+from keras_maskspec.cli._common import input_clips
+from keras_maskspec.cli._common import model_option
+from keras_maskspec.cli._common import window_seconds_option
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    help="A SavedModel export folder (or a fine-tuned run folder).",
-)
+@model_option("A SavedModel export folder (or a fine-tuned run folder).")
 @click.argument("files", nargs=-1, required=True, metavar="FILES...")
 @click.option(
     "--top-k", type=click.IntRange(min=1), default=5, show_default=True
@@ -28,13 +24,9 @@ from keras_maskspec.cli._common import load_clips
     type=click.Path(exists=True, dir_okay=False),
     help="Class names, one per line (overrides those stored with the model).",
 )
-@click.option(
-    "--window-seconds",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Longer files are scored in overlapping windows of this length "
-    "(hop: half a window) and the window probabilities averaged.",
+@window_seconds_option(
+    "Longer files are scored in overlapping windows of this length "
+    "(hop: half a window) and the window probabilities averaged."
 )
 def predict(model_path, files, top_k, as_json, labels, window_seconds):
     """Top labels with probabilities for audio files."""
@@ -47,9 +39,7 @@ def predict(model_path, files, top_k, as_json, labels, window_seconds):
             "`maskspec embed` for its embeddings."
         )
     results = []
-    for path, waveform in load_clips(
-        audio_files(files), loaded.sample_rate, "Predicting"
-    ):
+    for path, waveform in input_clips(loaded, files, "Predicting"):
         out = sliding_window_inference(
             loaded.model, waveform, window_seconds=window_seconds
         )

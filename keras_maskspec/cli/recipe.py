@@ -83,8 +83,12 @@ def recipe_command(recipe):
             if out:
                 os.makedirs(out, exist_ok=True)
                 name = f"probe_{probe}.json" if probe else "evaluate.json"
-                with open(os.path.join(out, name), "w") as f:
-                    json.dump(result, f, indent=2, sort_keys=True)
+                from keras_maskspec.utils import files
+
+                files.atomic_write_text(
+                    os.path.join(out, name),
+                    json.dumps(result, indent=2, sort_keys=True) + "\n",
+                )
         else:
             result = recipe.finetune(
                 data, init=init, out=out, smoke=smoke, **overrides

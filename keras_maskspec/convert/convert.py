@@ -176,21 +176,12 @@ def convert_checkpoint(
         A `MaskSpecEncoder`, `MaskSpecClassifier` or `MaskSpecPretrainer`.
 
     Examples:
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> D, L = 32, 1
-    >>> state = {"patch_embed.proj.weight": rng.normal(size=(D, 1, 16, 16)),
-    ...          "patch_embed.proj.bias": np.zeros(D),
-    ...          "cls_token": np.zeros((1, 1, D)),
-    ...          "pos_embed": rng.normal(size=(1, 1 + 8 * 6, D)),
-    ...          "norm.weight": np.ones(D), "norm.bias": np.zeros(D)}
-    >>> for name, shape in [("norm1.weight", (D,)), ("norm1.bias", (D,)),
-    ...         ("attn.qkv.weight", (3 * D, D)), ("attn.qkv.bias", (3 * D,)),
-    ...         ("attn.proj.weight", (D, D)), ("attn.proj.bias", (D,)),
-    ...         ("norm2.weight", (D,)), ("norm2.bias", (D,)),
-    ...         ("mlp.fc1.weight", (64, D)), ("mlp.fc1.bias", (64,)),
-    ...         ("mlp.fc2.weight", (D, 64)), ("mlp.fc2.bias", (D,))]:
-    ...     state[f"blocks.0.{name}"] = rng.normal(size=shape) * 0.02
+    >>> state = _example_state()  # a 1-block, 32-wide Audio-MAE encoder
+    >>> sorted(state)[:4]
+    ['blocks.0.attn.proj.bias', 'blocks.0.attn.proj.weight',
+     'blocks.0.attn.qkv.bias', 'blocks.0.attn.qkv.weight']
+    >>> state["pos_embed"].shape  # [CLS] + 8 x 6 patches
+    (1, 49, 32)
     >>> encoder = convert_checkpoint(state, "audiomae", num_heads=2)
     >>> encoder.hidden_dim, encoder.position_grid
     (32, (6, 8))
@@ -252,6 +243,27 @@ def convert_checkpoint(
         _assign_decoder(model, plan, arch)
         return model
     return encoder
+
+
+def _example_state():
+    """A random one-block Audio-MAE encoder state dict, for the examples.
+
+    32 wide, MLP 64, 8 x 6 patches of 16 x 16; the draws (seed 0) follow a
+    fixed order, so every example converts the same weights.
+    """
+    rng = np.random.default_rng(0)
+    dim, hidden = 32, 64
+    state = {
+        "patch_embed.proj.weight": rng.normal(size=(dim, 1, 16, 16)),
+        "patch_embed.proj.bias": np.zeros(dim),
+        "cls_token": np.zeros((1, 1, dim)),
+        "pos_embed": rng.normal(size=(1, 1 + 8 * 6, dim)),
+        "norm.weight": np.ones(dim),
+        "norm.bias": np.zeros(dim),
+    }
+    for name, shape in _block_shapes("blocks.0", dim, hidden).items():
+        state[name] = rng.normal(size=shape) * 0.02
+    return state
 
 
 def _frontend(source, arch, frame_stats, time_patches):

@@ -71,25 +71,16 @@ def convert_to_run_dir(
         The converted Keras model.
 
     Examples:
-    >>> import numpy as np, tempfile, os
-    >>> rng = np.random.default_rng(0)
-    >>> D = 32
-    >>> state = {"patch_embed.proj.weight": rng.normal(size=(D, 1, 16, 16)),
-    ...          "patch_embed.proj.bias": np.zeros(D),
-    ...          "cls_token": np.zeros((1, 1, D)),
-    ...          "pos_embed": rng.normal(size=(1, 1 + 8 * 6, D)),
-    ...          "norm.weight": np.ones(D), "norm.bias": np.zeros(D)}
-    >>> for name, shape in [("norm1.weight", (D,)), ("norm1.bias", (D,)),
-    ...         ("attn.qkv.weight", (3 * D, D)), ("attn.qkv.bias", (3 * D,)),
-    ...         ("attn.proj.weight", (D, D)), ("attn.proj.bias", (D,)),
-    ...         ("norm2.weight", (D,)), ("norm2.bias", (D,)),
-    ...         ("mlp.fc1.weight", (64, D)), ("mlp.fc1.bias", (64,)),
-    ...         ("mlp.fc2.weight", (D, 64)), ("mlp.fc2.bias", (D,))]:
-    ...     state[f"blocks.0.{name}"] = rng.normal(size=shape) * 0.02
+    >>> import json, os, tempfile
+    >>> from keras_maskspec.convert.convert import _example_state
+    >>> state = _example_state()  # a 1-block, 32-wide Audio-MAE encoder
     >>> out = tempfile.mkdtemp()
     >>> _ = convert_to_run_dir(state, "audiomae", out, num_heads=2)
     >>> sorted(os.listdir(out))
     ['config.json', 'encoder.keras']
+    >>> with open(os.path.join(out, "config.json")) as f:
+    ...     json.load(f)["converted_from"]["source"]
+    'audiomae'
     """
     out_dir = os.fspath(out_dir)
     _check_output(out_dir, overwrite)
@@ -164,7 +155,7 @@ def convert_to_preset(
     Args:
         checkpoint: path to the authors' `.pth` file (or a state dict).
         source: str. `"maskspec"` or `"audiomae"`.
-        out_dir: str. Folder to create (or an empty one).
+        out_dir: str. The preset folder to create (or an empty one).
         labels: `None`, a list of class names, or a path to AudioSet's
             `class_labels_indices.csv` (or a file with one name per line).
         overwrite: bool. Replace the files of a previous preset in a folder
@@ -175,25 +166,15 @@ def convert_to_preset(
         The converted Keras model.
 
     Examples:
-    >>> import numpy as np, tempfile, os
-    >>> rng = np.random.default_rng(0)
-    >>> D = 32
-    >>> state = {"patch_embed.proj.weight": rng.normal(size=(D, 1, 16, 16)),
-    ...          "patch_embed.proj.bias": np.zeros(D),
-    ...          "cls_token": np.zeros((1, 1, D)),
-    ...          "pos_embed": rng.normal(size=(1, 1 + 8 * 6, D)),
-    ...          "norm.weight": np.ones(D), "norm.bias": np.zeros(D)}
-    >>> for name, shape in [("norm1.weight", (D,)), ("norm1.bias", (D,)),
-    ...         ("attn.qkv.weight", (3 * D, D)), ("attn.qkv.bias", (3 * D,)),
-    ...         ("attn.proj.weight", (D, D)), ("attn.proj.bias", (D,)),
-    ...         ("norm2.weight", (D,)), ("norm2.bias", (D,)),
-    ...         ("mlp.fc1.weight", (64, D)), ("mlp.fc1.bias", (64,)),
-    ...         ("mlp.fc2.weight", (D, 64)), ("mlp.fc2.bias", (D,))]:
-    ...     state[f"blocks.0.{name}"] = rng.normal(size=shape) * 0.02
+    >>> import os, tempfile
+    >>> from keras_maskspec.convert.convert import _example_state
+    >>> from keras_maskspec.models import MaskSpecEncoder
     >>> out = tempfile.mkdtemp()
-    >>> _ = convert_to_preset(state, "audiomae", out, num_heads=2)
+    >>> _ = convert_to_preset(_example_state(), "audiomae", out, num_heads=2)
     >>> sorted(os.listdir(out))
     ['config.json', 'metadata.json', 'model.weights.h5']
+    >>> MaskSpecEncoder.from_preset(out).hidden_dim
+    32
     """
     from keras_maskspec.models.preset_folder import save_preset_folder
 

@@ -20,6 +20,7 @@ UNREADABLE = "unreadable"
 NOT_AUDIO = "not audio or corrupt"
 EMPTY = "empty (no samples)"
 NON_FINITE = "NaN/Inf samples"
+CORRUPT_SHARD = "corrupt shard record (the rest of the shard unread)"
 
 
 class AudioReadError(ValueError):

@@ -70,20 +70,15 @@ def mix_channels(audio, channels="mono", num_channels=2):
     if audio.ndim == 1:
         audio = audio[:, None]
     count = audio.shape[1]
-    left = audio[:, 0]
-    right = audio[:, min(1, count - 1)]
-    if channels == "mono":
-        return audio.mean(axis=1)
-    if channels == "left":
-        return left
-    if channels == "right":
-        return right
-    if channels == "mid":
-        return 0.5 * (left + right)
-    if channels == "side":
-        return 0.5 * (left - right)
-    index = np.minimum(np.arange(num_channels), count - 1)
-    return audio[:, index]
+    return _mix(
+        channels,
+        audio[:, 0],
+        audio[:, min(1, count - 1)],
+        mono=lambda: audio.mean(axis=1),
+        all_channels=lambda: audio[
+            :, np.minimum(np.arange(num_channels), count - 1)
+        ],
+    )
 
 
 def tf_mix_channels(audio, channels="mono", num_channels=2):
@@ -106,10 +101,25 @@ def tf_mix_channels(audio, channels="mono", num_channels=2):
     validate_channels(channels, num_channels)
     audio = tf.convert_to_tensor(audio, tf.float32)
     count = tf.shape(audio)[1]
-    left = audio[:, 0]
-    right = tf.gather(audio, tf.minimum(1, count - 1), axis=1)
+    return _mix(
+        channels,
+        audio[:, 0],
+        tf.gather(audio, tf.minimum(1, count - 1), axis=1),
+        mono=lambda: tf.reduce_mean(audio, axis=1),
+        all_channels=lambda: tf.gather(
+            audio, tf.minimum(tf.range(num_channels), count - 1), axis=1
+        ),
+    )
+
+
+def _mix(channels, left, right, mono, all_channels):
+    """The waveform of a channel mode, numpy or TF alike.
+
+    `left` and `right` are the two channels (the same one for mono
+    audio); `mono` and `all_channels` are called only for their modes.
+    """
     if channels == "mono":
-        return tf.reduce_mean(audio, axis=1)
+        return mono()
     if channels == "left":
         return left
     if channels == "right":
@@ -118,8 +128,7 @@ def tf_mix_channels(audio, channels="mono", num_channels=2):
         return 0.5 * (left + right)
     if channels == "side":
         return 0.5 * (left - right)
-    index = tf.minimum(tf.range(num_channels), count - 1)
-    return tf.gather(audio, index, axis=1)
+    return all_channels()
 
 
 def crop_or_pad(waveform, num_samples, random=False, seed=None):

@@ -113,13 +113,24 @@ def compute_normalization_stats(
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def compute_frame_statistics(data, frontend, max_batches=None, verbose=1):
+def compute_frame_statistics(
+    data, frontend, max_batches=None, verbose=1, min_std=0.04
+):
     """`(frame_mean, frame_std)` per mel bin of `(log_mel + 4.5) / 5`.
 
     The statistics the authors' norm files hold and
     `LogMelSpectrogram.set_statistics` takes: one pass with a copy of
     `frontend` whose own standardisation is reset to `(x + 4.5) / 5`,
     fmin/fmax jitter off (inference mode), ddof 0 over all frames.
+
+    A bin the data never excites (band-limited or synthetic audio: only
+    the log floor) has a std near 0, and dividing by it would turn any
+    later energy there into values in the tens or thousands. Each std is
+    therefore floored at `min_std` (in units of `(log_mel + 4.5) / 5`).
+    The default, 0.04, is just below the smallest std of the authors'
+    AudioSet statistics (0.043, median 0.73), so real-audio statistics
+    keep their values and no bin is amplified much more than the
+    authors' own quietest AudioSet bin (25x vs 23x).
 
     Args:
         data: a dataset or iterable of waveform batches (see
@@ -129,6 +140,8 @@ def compute_frame_statistics(data, frontend, max_batches=None, verbose=1):
         max_batches: int. Stop after this many batches (the authors used
             10 000 clips). Defaults to all.
         verbose: int. 1 shows a progress bar. Defaults to `1`.
+        min_std: float. Floor of each std; `0` keeps the raw values.
+            Defaults to `0.04`.
 
     Returns:
         `(frame_mean, frame_std)`, float32 arrays `(num_mel_bins,)`.
@@ -150,9 +163,12 @@ def compute_frame_statistics(data, frontend, max_batches=None, verbose=1):
     def features(batch):
         return reference(keras.ops.convert_to_tensor(batch), training=False)
 
-    return compute_normalization_stats(
+    if not min_std >= 0:
+        raise ValueError(f"`min_std` must be >= 0. Received: min_std={min_std}")
+    mean, std = compute_normalization_stats(
         data, features, max_batches=max_batches, verbose=verbose
     )
+    return mean, np.maximum(std, np.float32(min_std)).astype(np.float32)
 
 
 def cached_frame_statistics(folder, compute):

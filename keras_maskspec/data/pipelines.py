@@ -83,6 +83,14 @@ class _ClipOptions:
     extra_augment: bool = False
     container_seconds: float = None
 
+    @classmethod
+    def from_arguments(cls, arguments, **changes):
+        """The options among an entry point's `locals()` (called first
+        thing, so they hold only its arguments), with `changes`."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = {n: arguments[n] for n in names if n in arguments}
+        return cls(**{**values, **changes})
+
     def __post_init__(self):
         for name in ("sample_rate", "clip_seconds", "batch_size"):
             value = getattr(self, name)
@@ -439,25 +447,7 @@ def pretraining_dataset(
     >>> [tuple(b.shape) for b in ds]
     [(2, 8000), (2, 8000)]
     """
-    options = _ClipOptions(
-        sample_rate=sample_rate,
-        clip_seconds=clip_seconds,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        training=training,
-        channels=channels,
-        num_channels=num_channels,
-        gain_db=gain_db,
-        roll_seconds=roll_seconds,
-        drop_remainder=drop_remainder,
-        shuffle_buffer=shuffle_buffer,
-        input_context=input_context,
-        num_parallel_calls=num_parallel_calls,
-        roll_samples=roll_samples,
-        extra_augment=extra_augment,
-        container_seconds=container_seconds,
-    )
+    options = _ClipOptions.from_arguments(locals())
     report = report if report is not None else bad_clips.BadClipReport()
     kind, paths = sources_lib.resolve_sources(sources)
     ds = _clips(kind, paths, options, report)
@@ -658,24 +648,8 @@ def classification_dataset(
     >>> tuple(x.shape), tuple(y.shape)
     ((4, 16000), (4, 7))
     """
-    options = _ClipOptions(
-        sample_rate=sample_rate,
-        clip_seconds=clip_seconds,
-        batch_size=batch_size,
-        shuffle=shuffle and not balanced,
-        seed=seed,
-        training=training,
-        channels=channels,
-        num_channels=num_channels,
-        gain_db=gain_db,
-        roll_seconds=roll_seconds,
-        drop_remainder=drop_remainder,
-        shuffle_buffer=shuffle_buffer,
-        input_context=input_context,
-        num_parallel_calls=num_parallel_calls,
-        roll_samples=roll_samples,
-        extra_augment=extra_augment,
-        container_seconds=container_seconds,
+    options = _ClipOptions.from_arguments(
+        locals(), shuffle=shuffle and not balanced
     )
     if mixup_rate and not (multi_label or one_hot):
         raise ValueError(
@@ -784,7 +758,9 @@ def _partner_clips(kind, paths, options):
     Failures are counted in a report of their own, so the main report
     counts each clip of the epoch once.
     """
-    seed = None if options.seed is None else int(options.seed) + 1
+    # `options.seed` may be a scalar tensor (the epoch, when
+    # `dataset_epochs` traces the pipeline once): no `int()` here.
+    seed = None if options.seed is None else options.seed + 1
     options = dataclasses.replace(
         options, seed=seed, shuffle=True, input_context=None
     )

@@ -430,6 +430,59 @@ def check_shard(path):
     return count
 
 
+def _report_lost_records(report, path, read, expected):
+    path = bytes(path).decode("utf-8", "replace")
+    report.record(
+        f"{path} (records {int(read)}-{int(expected) - 1} of {int(expected)})",
+        bad_clips.CORRUPT_SHARD,
+    )
+    return np.bool_(False)
+
+
+def _records_or_report(path, expected, report):
+    """One shard's serialized records; a corrupt record ends it, named.
+
+    A flipped bit inside a record fails its CRC (`DataLossError`) and
+    would stop the whole iteration. Read with `ignore_errors`,
+    `TFRecordDataset` moves on to the next file at such an error (TF's
+    reader advances the file index on any non-end-of-file error), so the
+    shard yields the records before the damage; when fewer than the
+    `expected` count (from `check_shard`'s header walk) came out, the
+    shard and the unread record range go into `report`.
+    """
+    read = tf.data.TFRecordDataset(path).ignore_errors()
+    read = read.map(lambda raw: (raw, tf.constant(False)))
+    end = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(True)))
+
+    def count(n, element):
+        raw, last = element
+        return n + tf.cast(tf.logical_not(last), tf.int64), (raw, last, n)
+
+    def keep(raw, last, n):
+        del raw
+
+        def lost():
+            return tf.reshape(
+                tf.numpy_function(
+                    lambda p, r, e: _report_lost_records(report, p, r, e),
+                    [path, n, expected],
+                    tf.bool,
+                    stateful=True,
+                ),  # fmt: skip
+                [],
+            )
+
+        def at_end():
+            complete = tf.logical_or(expected < 0, n >= expected)
+            return tf.cond(complete, lambda: tf.constant(False), lost)
+
+        # Records pass; the end marker passes never, reporting a short read.
+        return tf.cond(last, at_end, lambda: tf.constant(True))
+
+    records = read.concatenate(end).scan(tf.constant(0, tf.int64), count)
+    return records.filter(keep).map(lambda raw, last, n: raw)
+
+
 def _record_bad(report, record_id):
     report.record(bytes(np.asarray(record_id).item()), bad_clips.NOT_AUDIO)
     return np.bool_(False)
@@ -504,12 +557,13 @@ def read_shards(
                 f"No TFRecord shard matches. Received: pattern={p}"
             )
         files.extend(matches)
-    for path in files:
-        check_shard(path)
+    counts = [check_shard(path) for path in files]
     report = report if report is not None else bad_clips.BadClipReport()
     if use_tfio is None:
         use_tfio = decode.tfio_available()
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (files, np.array([-1 if c is None else c for c in counts], np.int64))
+    )
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if input_context is not None:
@@ -517,7 +571,7 @@ def read_shards(
             input_context.num_input_pipelines, input_context.input_pipeline_id
         )
     ds = ds.interleave(
-        tf.data.TFRecordDataset,
+        lambda path, expected: _records_or_report(path, expected, report),
         cycle_length=max(1, min(int(cycle_length), len(files))),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not shuffle or seed is not None,

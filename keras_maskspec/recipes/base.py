@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_maskspec.training import metrics as metrics_lib
 from keras_maskspec.training.config import FinetuneConfig
+from keras_maskspec.utils import files
 from keras_maskspec.utils import jsonable
 
 # A model that fits a 2-core CI machine, a few steps: `smoke=True`.
@@ -114,9 +115,9 @@ class Recipe:
         'config.json'
         """
         path = os.path.join(folder, "config.json")
-        with open(path, "w") as f:
-            json.dump(self.defaults(), f, indent=2, sort_keys=True)
-            f.write("\n")
+        files.atomic_write_text(
+            path, json.dumps(self.defaults(), indent=2, sort_keys=True) + "\n"
+        )
         return path
 
     def resolve(self, smoke=False, **overrides):
@@ -320,8 +321,10 @@ class Recipe:
                     per_run[run_name]["metrics"]["best_over_epochs"] = best
             result = self._finish(per_run, missing)
             if not owned:
-                with open(os.path.join(out, "metrics.json"), "w") as f:
-                    json.dump(result, f, indent=2, sort_keys=True)
+                files.atomic_write_text(
+                    os.path.join(out, "metrics.json"),
+                    json.dumps(result, indent=2, sort_keys=True),
+                )
             return result
         finally:
             if owned:

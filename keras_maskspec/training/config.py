@@ -387,6 +387,12 @@ class FinetuneConfig(RunConfig):
             BCE's denominator (`MaskedBinaryCrossentropy(normalize=)`; the
             authors' OpenMIC loss: `"all"`). Defaults to `"labelled"`.
         layer_decay: float. Layer-wise lr decay. Defaults to `0.75`.
+        position_embedding: `"sincos"` (the encoder's fixed codes) or
+            `"learned"`: as the authors' fine-tuning (timm's trainable
+            `pos_embed`, started from the sin-cos table), a trainable
+            table of `clip_seconds`' patch grid (`docs/parity.md`, S8);
+            inputs then may not be longer than `clip_seconds`. Defaults
+            to `"sincos"`.
         **kwargs: `RunConfig` arguments.
 
     Examples:
@@ -417,6 +423,7 @@ class FinetuneConfig(RunConfig):
     container_seconds: float = 10.0
     loss_normalize: str = "labelled"
     layer_decay: float = FINE_TUNING["layer_decay"]
+    position_embedding: str = "sincos"
     warmup_epochs: float = 5
     batch_size: int = 64
     beta_2: float = FINE_TUNING["beta_2"]
@@ -444,6 +451,11 @@ class FinetuneConfig(RunConfig):
             raise ValueError(
                 "`mixup_alpha` must be >= 0. "
                 f"Received: mixup_alpha={self.mixup_alpha}"
+            )
+        if self.position_embedding not in ("sincos", "learned"):
+            raise ValueError(
+                "`position_embedding` must be 'sincos' or 'learned'. "
+                f"Received: position_embedding={self.position_embedding!r}"
             )
 
     def build_encoder(self, encoder=None):
@@ -476,9 +488,20 @@ class FinetuneConfig(RunConfig):
         Args:
             encoder: see `build_encoder`. Defaults to `None`.
         """
+        encoder = self.build_encoder(encoder)
+        time_patches = None
+        if self.position_embedding == "learned":
+            frames = encoder.frontend.num_frames(
+                int(round(self.clip_seconds * encoder.sample_rate))
+            )
+            time_patches = encoder.patch_embedding.grid_shape(
+                frames, encoder.frontend.num_mel_bins
+            )[0]
         return MaskSpecClassifier(
-            self.build_encoder(encoder),
+            encoder,
             num_classes=self.num_classes,
+            position_embedding=self.position_embedding,
+            position_time_patches=time_patches,
             multi_label=self.multi_label,
             patchout=self.patchout,
             freq_mask_param=self.freq_mask_param,

@@ -247,6 +247,27 @@ def reconstruction_figure(
     return fig
 
 
+def _example_figure(spec, mask, recon, index, title, options):
+    """`reconstruction_figure` of example `index`, titled `title`.
+
+    `options` holds the arguments the `plot_*` functions pass through:
+    `(sample_rate, hop_length, view, normalize_targets, patch_size)`.
+    """
+    sample_rate, hop_length, view, normalize_targets, patch_size = options
+    return reconstruction_figure(
+        spec,
+        mask,
+        recon,
+        sample_rate,
+        hop_length,
+        index=index,
+        title=title,
+        view=view,
+        normalize_targets=normalize_targets,
+        patch_size=patch_size,
+    )
+
+
 def figure_to_array(figure, dpi=80):
     """RGB `uint8` array `(height, width, 3)` of a figure; closes it."""
     plt = _pyplot()
@@ -307,18 +328,8 @@ def plot_reconstruction(
     True
     """
     plt = _pyplot()
-    fig = reconstruction_figure(
-        spec,
-        mask,
-        recon,
-        sample_rate,
-        hop_length,
-        index=index,
-        title=title,
-        view=view,
-        normalize_targets=normalize_targets,
-        patch_size=patch_size,
-    )
+    options = (sample_rate, hop_length, view, normalize_targets, patch_size)
+    fig = _example_figure(spec, mask, recon, index, title, options)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
@@ -347,43 +358,37 @@ def plot_reconstructions(
         hop_length: int. Defaults to `320`.
         path: str. Output `.png` path. Defaults to `"reconstruction.png"`.
         titles: list of str (one per example) or `None`.
-        dpi: int. Defaults to `80`.
-        view: str. `"denormalised"` or `"raw"` (see
+        dpi: int. Resolution of each example's picture. Defaults to `80`.
+        view: str. `"denormalised"` or `"raw"`, for every example (see
             `reconstruction_figure`). Defaults to `"denormalised"`.
         normalize_targets: bool. The model's `normalize_targets`.
             Defaults to `True`.
         patch_size: pair. The model's patch size. Defaults to `(16, 16)`.
 
     Returns:
-        The path written.
+        The path written (one PNG for the whole batch).
 
     Examples:
     >>> import os, tempfile
+    >>> import matplotlib.pyplot as plt
     >>> import numpy as np
     >>> spec = np.random.default_rng(0).normal(size=(2, 64, 32))
     >>> mask = np.zeros_like(spec); mask[:, 16:32] = 1
-    >>> path = os.path.join(tempfile.mkdtemp(), "r.png")
-    >>> plot_reconstructions(spec, mask, spec, path=path) == path
+    >>> folder = tempfile.mkdtemp()
+    >>> both = plot_reconstructions(
+    ...     spec, mask, spec, path=os.path.join(folder, "both.png"))
+    >>> one = plot_reconstruction(
+    ...     spec, mask, spec, path=os.path.join(folder, "one.png"), dpi=80)
+    >>> plt.imread(both).shape[0] == 2 * plt.imread(one).shape[0]
     True
     """
     plt = _pyplot()
     spec = np.asarray(spec)
     titles = titles or [None] * len(spec)
+    options = (sample_rate, hop_length, view, normalize_targets, patch_size)
     images = [
         figure_to_array(
-            reconstruction_figure(
-                spec,
-                mask,
-                recon,
-                sample_rate,
-                hop_length,
-                index=i,
-                title=titles[i],
-                view=view,
-                normalize_targets=normalize_targets,
-                patch_size=patch_size,
-            ),
-            dpi=dpi,
+            _example_figure(spec, mask, recon, i, titles[i], options), dpi=dpi
         )
         for i in range(len(spec))
     ]

@@ -110,6 +110,37 @@ def test_help_is_quiet_and_loads_no_keras(args):
     assert out.stdout.strip().splitlines()[-1] == "heavy []", out.stderr
 
 
+@pytest.mark.parametrize("module", ["keras_maskspec", "keras_maskspec.cli"])
+def test_python_dash_m_is_the_same_quiet_command(module):
+    environ = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    # `-X importtime` lists every module imported: the help path must not
+    # reach Keras or TensorFlow through the package's eager imports.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            module,
+            "pretrain",
+            "--help",
+        ],  # fmt: skip
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: maskspec pretrain")
+    lines = result.stderr.splitlines()
+    imported = [line.split("|")[-1].strip() for line in lines]
+    assert "keras_maskspec.cli" in imported
+    heavy = [m for m in imported if m.split(".")[0] in ("keras", "tensorflow")]
+    assert not heavy
+    assert not [line for line in lines if "|" not in line]
+
+
 @pytest.mark.large
 def test_a_command_prints_no_tensorflow_start_up_lines(tmp_path):
     empty = tmp_path / "empty_run"

@@ -69,7 +69,9 @@ def test_frame_statistics_equal_numpy_and_standardise_the_model(tmp_path):
     log_mel = np.asarray(frontend(x, training=False)) * 5.0 - 4.5
     frames = ((log_mel + 4.5) / 5.0).reshape(-1, 16)
     np.testing.assert_allclose(mean, frames.mean(0), atol=1e-5)
-    np.testing.assert_allclose(std, np.std(frames, axis=0), atol=1e-5)
+    raw_std = np.std(frames, axis=0)
+    floored = np.maximum(raw_std, 0.04)
+    np.testing.assert_allclose(std, floored, atol=1e-5)
     assert frontend.mean == -4.5  # the model's layer is not changed
     # Stored in the model, they make its output zero-mean, unit-std per bin.
     frontend.set_statistics(mean, std)
@@ -90,3 +92,38 @@ def test_cached_frame_statistics_computes_once(tmp_path):
     assert len(calls) == 1
     np.testing.assert_array_equal(first[0], again[0])
     assert (tmp_path / "frame_stats.npz").exists()
+
+
+def test_a_bin_the_data_never_excites_gets_a_floored_std():
+    from keras_maskspec.utils import audioset_stats
+
+    # Amplitude-modulated tones below 500 Hz at 8 kHz: the top mel bins
+    # hold only window leakage near the log floor, so their raw std is
+    # a few hundredths.
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 8000
+    x = np.stack([
+        a * np.sin(2 * np.pi * f * t) * (0.5 + 0.5 * np.sin(6 * np.pi * t + p))
+        for a, f, p in zip(rng.uniform(0.1, 1, 6), rng.uniform(200, 500, 6),
+                           rng.uniform(0, 6, 6))
+    ]).astype("float32")  # fmt: skip
+    frontend = _small_frontend()
+    raw_mean, raw_std = normalization.compute_frame_statistics(
+        [x], frontend, verbose=0, min_std=0.0
+    )
+    mean, std = normalization.compute_frame_statistics([x], frontend,
+                                                      verbose=0)  # fmt: skip
+    np.testing.assert_array_equal(mean, raw_mean)
+    assert raw_std.min() < 0.02  # the case the floor is for
+    np.testing.assert_allclose(std, np.maximum(raw_std, 0.04), rtol=1e-6)
+    # Broadband noise later: the floored statistics amplify it less.
+    wide = rng.normal(size=(1, 8000)).astype("float32")
+    frontend.set_statistics(raw_mean, raw_std)
+    raw_out = np.abs(np.asarray(frontend(wide, training=False))).max()
+    frontend.set_statistics(mean, std)
+    out = np.abs(np.asarray(frontend(wide, training=False))).max()
+    assert out < raw_out * 0.6
+    # The authors' AudioSet statistics sit above the default floor.
+    assert min(audioset_stats.AUDIOSET_FRAME_STD) > 0.04
+    with pytest.raises(ValueError, match="min_std"):
+        normalization.compute_frame_statistics([x], frontend, min_std=-1)

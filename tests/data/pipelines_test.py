@@ -311,11 +311,15 @@ def test_fit_epochs_never_run_out_of_data(tmp_path, corpus, bad_files):
     batch_size = 2
     steps = num_files // batch_size
     labels = [0] * num_files
+    calls = []
 
     def train_data(epoch):
+        calls.append(epoch)
+        # Mixup partners too are seeded from the epoch tensor.
         return pipelines.classification_dataset(
             manifest, labels=labels, num_classes=2, sample_rate=RATE,
             clip_seconds=0.1, batch_size=batch_size, seed=epoch,
+            mixup_rate=0.5, one_hot=True,
         )  # fmt: skip
 
     model = keras.Sequential(
@@ -331,6 +335,8 @@ def test_fit_epochs_never_run_out_of_data(tmp_path, corpus, bad_files):
     messages = [str(w.message) for w in caught]
     assert not [m for m in messages if "ran out of data" in m], messages
     assert len(history.history["loss"]) == 2
+    # Built lazily (traced once), mixup included.
+    assert len(calls) == 1
 
 
 def test_fewer_readable_clips_than_a_batch_is_an_error(tmp_path, bad_files,

@@ -3,6 +3,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from keras_maskspec.data import bad_clips
 from keras_maskspec.data import shards
 
 
@@ -197,3 +198,37 @@ def test_a_corrupt_pcm_record_is_skipped_and_named(tmp_path, corpus):
     ids = [r["id"].numpy().decode() for r in ds]
     assert ids == [corpus[1]]
     assert [p for p, _ in ds.bad_clip_report.files()] == [corpus[0]]
+
+
+def test_a_crc_error_mid_shard_ends_that_shard_named_not_the_run(
+    tmp_path, corpus
+):
+    info = shards.write_shards(corpus[:3], tmp_path / "o", 8000,
+                               clips_per_shard=3, verbose=0)  # fmt: skip
+    path = info["shards"][0]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+    assert len(records) == 3
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    # Flip one byte inside record 1's payload (12-byte header, data, CRC).
+    start = 12 + len(records[0]) + 4 + 12
+    data[start + len(records[1]) // 2] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    # The oracle: TF's own reader stops with a DataLossError here.
+    with pytest.raises(tf.errors.DataLossError):
+        list(tf.data.TFRecordDataset(path))
+    good = shards.write_shards(corpus[3:5], tmp_path / "g", 8000,
+                               verbose=0)["shards"][0]  # fmt: skip
+    ds = shards.read_shards([path, good], shuffle=False)
+    ids = [r["id"].numpy().decode() for r in ds]
+    first_id = (
+        tf.train.Example.FromString(records[0])
+        .features.feature["id"]
+        .bytes_list.value[0]
+        .decode()
+    )
+    assert sorted(ids) == sorted([first_id, *corpus[3:5]])
+    assert ds.bad_clip_report.files() == [
+        (f"{path} (records 1-2 of 3)", bad_clips.CORRUPT_SHARD)
+    ]

@@ -184,3 +184,24 @@ def test_finetuning_schedule_matches_the_authors_esc50_numbers():
     oracle = {2.5: 1.25e-4, 5: 2.5e-4, 40: 1.3851e-4, 80: 1e-6}
     for epoch, want in oracle.items():
         np.testing.assert_allclose(_lr_at(config, epoch), want, rtol=2e-4)
+
+
+def test_learned_position_table_from_the_config():
+    config = FinetuneConfig(
+        preset="maskspec_test", num_classes=3, multi_label=False,
+        clip_seconds=1.0, position_embedding="learned",
+    )  # fmt: skip
+    assert FinetuneConfig.from_json(config.to_json()) == config
+    model = config.build_model()
+    assert model.position_embedding == "learned"
+    encoder = model.encoder
+    # The table covers exactly the patch grid of a `clip_seconds` clip.
+    samples = int(config.clip_seconds * encoder.sample_rate)
+    assert (
+        model.position_time_patches * encoder.mel_patches()
+        == encoder.num_patches(samples)
+    )
+    assert FinetuneConfig(preset="maskspec_test").build_model(
+    ).position_embedding == "sincos"  # fmt: skip
+    with pytest.raises(ValueError, match="position_embedding"):
+        FinetuneConfig(position_embedding="rope")

@@ -84,6 +84,13 @@ def test_mirrored_two_logical_cpus(tmp_path):
 
 
 @pytest.mark.large
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute only")
+def test_mirrored_finetune_with_both_mixups(tmp_path):
+    out = _check(_run("mirrored_finetune", tmp_path / "run"))
+    assert "replicas 2" in out and "done 4" in out
+
+
+@pytest.mark.large
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution (JAX) only")
 def test_jax_data_parallel_two_devices(tmp_path):
     out = _check(

@@ -8,6 +8,8 @@ Usage: python run_script.py MODE RUN_DIR [EPOCHS]
   file written, not yet renamed), `metadata:N` (renamed, metadata not yet
   switched) or `batch:N` (after the first batch of epoch N).
 - `mirrored`: pre-training under MirroredStrategy on 2 logical CPUs.
+- `mirrored_finetune`: fine-tuning with both mixups (the pipeline's
+  waveform mixup and the model's spectrogram mixup) under the same.
 - `jax_data_parallel`: pre-training under keras.distribution.DataParallel.
 - `multiworker`: one worker of a MultiWorkerMirroredStrategy run (TF_CONFIG
   set by the test).
@@ -26,7 +28,7 @@ def main():
     MODE, RUN_DIR = sys.argv[1], sys.argv[2]
     EPOCHS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 
-    if MODE == "mirrored":
+    if MODE in ("mirrored", "mirrored_finetune"):
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -44,6 +46,7 @@ def main():
     STRATEGY = {
         "resume": "none",
         "mirrored": "mirrored",
+        "mirrored_finetune": "mirrored",
         "jax_data_parallel": "auto",
         "multiworker": "multiworker",
     }[MODE]
@@ -63,6 +66,24 @@ def main():
         verbose=0,
     )
     audio = np.random.default_rng(0).normal(size=(8, 16000)).astype("float32")
+    if MODE == "mirrored_finetune":
+        from keras_maskspec.training import FinetuneConfig
+        from keras_maskspec.training import finetune
+
+        ft_config = FinetuneConfig(
+            preset="maskspec_test", num_classes=2, multi_label=False,
+            batch_size=4, epochs=EPOCHS, warmup_epochs=1, jit_compile=False,
+            strategy=STRATEGY, mixup_alpha=0.3, mixup_rate=1.0, patchout=0,
+            extra_augment=False, image_every=0, verbose=0,
+        )  # fmt: skip
+        print("replicas", num_replicas(get_strategy(STRATEGY)), flush=True)
+        labels = np.array([0, 1] * 4)
+        model = finetune(ft_config, None, (audio, labels), RUN_DIR)
+        weights = np.concatenate([np.ravel(w) for w in model.get_weights()])
+        assert np.isfinite(weights).all()
+        iterations = keras.ops.convert_to_numpy(model.optimizer.iterations)
+        print("done", int(iterations), flush=True)
+        return
 
     point, _, kill_epoch = os.environ.get("KILL_AT", "").partition(":")
     kill_epoch = int(kill_epoch or 0)

@@ -1,0 +1,16 @@
+"""`python -m keras_maskspec.cli`: the `maskspec` command.
+
+Examples:
+>>> import subprocess, sys
+>>> out = subprocess.run([sys.executable, "-m", "keras_maskspec.cli", "--help"],
+...                      capture_output=True, text=True)
+>>> out.stdout.startswith("Usage: maskspec")
+True
+"""
+
+import sys
+
+from keras_maskspec.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
