@@ -176,6 +176,9 @@ def pretrain(
                 steps_per_epoch=DEMO_STEPS,
                 learning_rate=DEMO_LEARNING_RATE,
                 warmup_epochs=DEMO_WARMUP_EPOCHS,
+                # The cosine ends with the demo (not on the paper's
+                # 400-epoch horizon), so its learning rate decays too.
+                schedule_epochs=None,
                 # XLA compilation outlasts the demo's few steps.
                 jit_compile=False,
             )

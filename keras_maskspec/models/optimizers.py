@@ -173,9 +173,12 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
     def _apply_weight_decay(self, variables):
         if self.weight_decay is None:
             return
+        # The schedule is evaluated once per step, not once per variable
+        # (run eagerly, each evaluation is a dispatch of its own).
+        learning_rate = self.learning_rate
         for variable in variables:
             if self._use_weight_decay(variable):
-                lr = ops.cast(self.learning_rate, variable.dtype)
+                lr = ops.cast(learning_rate, variable.dtype)
                 wd = ops.cast(self.weight_decay, variable.dtype)
                 scale = self._multiplier(variable)
                 variable.assign(variable - variable * wd * lr * scale)

@@ -1,5 +1,6 @@
 """`maskspec pretrain` (and `show` on its run)."""
 
+import csv
 import json
 
 from keras_maskspec.cli.pretrain import DEMO_PRESET
@@ -32,6 +33,7 @@ def test_pretrain_on_synthetic_corpus_then_show(tmp_path):
     out = tmp_path / "demo"
     args = ["pretrain", "--epochs", 1, "--num-clips", 4, "--batch-size", 2]
     args += ["--clip-seconds", 1, "--out", out, *TINY_PRETRAIN]
+    args += ["--steps-per-epoch", 2]  # not the demo's 64
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert "synthetic corpus: 4 clips of 1 s" in result.output
@@ -103,6 +105,7 @@ def test_extend_and_restart(tmp_path):
     out = tmp_path / "run"
     args = ["pretrain", "--num-clips", 2, "--batch-size", 2]
     args += ["--clip-seconds", 1, "--out", out, *TINY_PRETRAIN]
+    args += ["--steps-per-epoch", 2]  # not the demo's 64
     assert run(*args, "--epochs", 1).exit_code == 0
     extended = run(*args, "--epochs", 2)
     assert extended.exit_code == 0, extended.output
@@ -134,6 +137,11 @@ def test_demo_defaults_draw_loss_and_reconstruction(tmp_path):
     assert config["clip_seconds"] == 2.0
     steps = (out / "steps.csv").read_text().splitlines()
     assert len(steps) == 1 + 6
+    # The demo's cosine ends with the run: the last lr is near its floor.
+    assert config["schedule_epochs"] is None
+    with open(out / "metrics.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert float(last["lr"]) < 0.1 * config["learning_rate"], last
     for name in ("reconstruction.png", "loss.png"):
         assert f"Picture: {out / name}" in result.output
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
