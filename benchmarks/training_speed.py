@@ -12,7 +12,9 @@ SSAST-style) to show what encoding only the visible 25 % saves.
 
 Keras variants: `plain` (no XLA, float32), `xla` (`jit_compile=True`) and
 `xla+bf16` (`mixed_bfloat16`, only where the CPU has native bfloat16,
-AVX-512 BF16 or AMX) on TensorFlow and JAX; `plain` and `bf16` on torch
+AVX-512 BF16 or AMX) on TensorFlow and JAX, plus `bf16` (no XLA) on
+TensorFlow (the fastest decoder block in `profile_block.py`); `plain` and
+`bf16` on torch
 (Keras' `jit_compile` there means `torch.compile`). Each backend also times
 its encoder blocks alone (forward, backward, AdamW) on the visible 25 % of
 the patches and on all of them: the speed-up of encoding only what is
@@ -59,7 +61,11 @@ def keras_worker(args):
         torch.set_num_threads(args.torch_threads)
     variants = [("plain", False, None)]
     if backend == "tensorflow":
-        variants += [("xla", True, None), ("xla+bf16", True, "mixed_bfloat16")]
+        variants += [
+            ("bf16", False, "mixed_bfloat16"),
+            ("xla", True, None),
+            ("xla+bf16", True, "mixed_bfloat16"),
+        ]
     if backend == "jax":
         variants = [("xla", True, None), ("xla+bf16", True, "mixed_bfloat16")]
     if backend == "torch":

@@ -23,7 +23,13 @@ DEMO_STEPS = 64
 DEMO_LEARNING_RATE = 2e-3
 DEMO_WARMUP_EPOCHS = 0.1
 DEFAULT_BATCH_SIZE = 16
-PRESETS = ("maskspec_test", "maskspec_tiny", "maskspec_small", "maskspec_base")
+PRESETS = (
+    "maskspec_test",
+    "maskspec_tiny",
+    "maskspec_small",
+    "maskspec_base",
+    "audiomae_base",
+)
 
 
 @click.command()
@@ -195,6 +201,14 @@ def pretrain(
     }
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = config.replace(**overrides)
+    # A preset with its own front end (audiomae_base: 16 kHz Kaldi fbank)
+    # reads the data at that front end's rate unless told otherwise.
+    from keras_maskspec.models.presets import get_preset
+
+    frontend = get_preset(config.preset).get("frontend") or {}
+    preset_rate = frontend.get("config", {}).get("sample_rate")
+    if preset_rate and "sample_rate" not in overrides:
+        config = config.replace(sample_rate=preset_rate)
     # Refuse a folder of the user's own files before any work; a run
     # there continues (or, with --restart, is moved aside first).
     run_dir_lib.check_run_dir(out)

@@ -19,8 +19,10 @@ from keras_maskspec.models.presets import DECODER_KEYS
 from keras_maskspec.models.presets import DEFAULT_PRESET
 from keras_maskspec.models.presets import FINE_TUNING
 from keras_maskspec.models.presets import PRETRAINING
+from keras_maskspec.models.presets import PRETRAINER_KEYS
 from keras_maskspec.models.presets import get_decoder_preset
 from keras_maskspec.models.presets import get_encoder_preset
+from keras_maskspec.models.presets import get_preset
 from keras_maskspec.utils import atomic_write_text
 
 MIXED_PRECISION = (None, "float32", "mixed_bfloat16", "mixed_float16")
@@ -278,7 +280,18 @@ class PretrainConfig(RunConfig):
         decoder_num_heads: int or `None`. Defaults to `None` (preset).
         decoder_intermediate_dim: int or `None`. Defaults to `None`
             (preset).
-        mask_ratio: float. Defaults to `0.75`.
+        mask_ratio: float or `None`. `None`: the preset's (0.75; 0.8 for
+            `audiomae_base`). Defaults to `None`.
+        masking: str or `None`. `MaskSpecPretrainer(masking=)`: "random",
+            "time", "frequency", "time_frequency", "block",
+            "inverse_block"; `None`: the preset's ("random"). Defaults to
+            `None`.
+        decoder_attention: `"global"`, `"local"` (Audio-MAE's shifted
+            windows) or `None` (the preset's). Defaults to `None`.
+        decoder_window: `[time, mel]` patches per local window, or `None`
+            (the preset's). Defaults to `None`.
+        decoder_shift: `[time, mel]` shift of every second local block, or
+            `None` (the preset's). Defaults to `None`.
         normalize_targets: bool. Per-patch target normalisation. Defaults
             to `True`.
         **kwargs: `RunConfig` arguments.
@@ -289,13 +302,19 @@ class PretrainConfig(RunConfig):
     2
     >>> PretrainConfig.from_json(config.to_json()) == config
     True
+    >>> PretrainConfig(preset="audiomae_base").pretrainer_kwargs()["mask_ratio"]
+    0.8
     """
 
     decoder_hidden_dim: int = None
     decoder_num_layers: int = None
     decoder_num_heads: int = None
     decoder_intermediate_dim: int = None
-    mask_ratio: float = PRETRAINING["mask_ratio"]
+    mask_ratio: float = None
+    masking: str = None
+    decoder_attention: str = None
+    decoder_window: list = None
+    decoder_shift: list = None
     normalize_targets: bool = True
     epochs: int = 76
     schedule_epochs: int = 400
@@ -303,7 +322,7 @@ class PretrainConfig(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 < self.mask_ratio < 1.0:
+        if self.mask_ratio is not None and not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(
                 "`mask_ratio` must be in (0, 1). "
                 f"Received: mask_ratio={self.mask_ratio}"
@@ -317,17 +336,35 @@ class PretrainConfig(RunConfig):
                 kwargs[key] = getattr(self, key)
         return kwargs
 
+    def pretrainer_kwargs(self):
+        """Masking and decoder-attention arguments: the preset's (else the
+        pre-trainer's defaults, e.g. the paper's mask ratio), overridden by
+        set fields."""
+        preset = get_preset(self.preset)
+        kwargs = {"mask_ratio": PRETRAINING["mask_ratio"]}
+        kwargs.update({k: preset[k] for k in PRETRAINER_KEYS if k in preset})
+        for key in PRETRAINER_KEYS:
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        for key in ("decoder_window", "decoder_shift"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = tuple(kwargs[key])
+        return kwargs
+
     def resolved(self):
-        return {**self.to_dict(), **self.decoder_kwargs()}
+        resolved = {**self.to_dict(), **self.decoder_kwargs()}
+        for key, value in self.pretrainer_kwargs().items():
+            resolved[key] = list(value) if isinstance(value, tuple) else value
+        return resolved
 
     def build_model(self):
         """The `MaskSpecPretrainer` this config describes."""
         return MaskSpecPretrainer(
             MaskSpecEncoder(**self.encoder_kwargs()),
-            mask_ratio=self.mask_ratio,
             normalize_targets=self.normalize_targets,
             seed=self.seed,
             **self.decoder_kwargs(),
+            **self.pretrainer_kwargs(),
         )
 
 

@@ -298,3 +298,20 @@ def test_reconstruct_views_differ_by_the_true_patch_statistics():
     )
     with pytest.raises(ValueError, match="Received: view='both'"):
         model.reconstruct(audio, view="both")
+
+
+def test_class_and_mask_tokens_start_as_mae_normal_002():
+    # The authors (`models_mae.py:176-177`): `normal_(std=.02)` for both.
+    model = MaskSpecPretrainer.from_preset("maskspec_base")
+    tokens = {
+        "class": keras.ops.convert_to_numpy(model.encoder.class_token.token),
+        "mask": keras.ops.convert_to_numpy(
+            model.get_layer("mask_tokens").mask_token
+        ),
+    }
+    # Encoder width 768, decoder width 512.
+    assert tokens["class"].size == 768 and tokens["mask"].size == 512
+    for name, token in tokens.items():
+        # 512-768 draws: the sample std is within ~15 % of 0.02.
+        assert abs(token.std() - 0.02) < 0.003, (name, token.std())
+        assert abs(token.mean()) < 0.004, (name, token.mean())

@@ -265,3 +265,16 @@ def test_openmic_positives_are_strictly_above_one_half(tmp_path):
         labels = np.asarray(getattr(parts[part], "labels"))
         want = np.where(y_mask, (y_true > 0.5).astype(np.float32), -1.0)
         np.testing.assert_array_equal(labels, want)
+
+
+def test_steps_per_epoch_drop_the_last_partial_batch():
+    # The authors: `DistributedSampler` + `drop_last=True`, floor(N / 64).
+    recipe = recipes.get_recipe("esc50")
+    config = recipe.default_config()
+    assert config.batch_size == 64 and not config.steps_per_epoch
+    clips = list(range(1600))  # one ESC-50 training split of 4 folds
+    assert recipe.steps_per_epoch(clips, config) == 1600 // 64 == 25
+    assert recipe.steps_per_epoch(clips[:127], config) == 1
+    assert recipe.steps_per_epoch(clips, config.replace(steps_per_epoch=7)) == 7
+    balanced = config.replace(class_balanced=True, samples_per_epoch=6400)
+    assert recipe.steps_per_epoch(clips, balanced) == 100

@@ -12,7 +12,8 @@ from keras_maskspec.training import load_config
 
 def test_paper_defaults():
     config = PretrainConfig()
-    assert (config.mask_ratio, config.batch_size) == (0.75, 512)
+    assert config.pretrainer_kwargs()["mask_ratio"] == 0.75
+    assert config.batch_size == 512
     assert (config.beta_2, config.weight_decay) == (0.95, 0.05)
     assert config.warmup_epochs == 40
     ft = FinetuneConfig()
@@ -205,3 +206,30 @@ def test_learned_position_table_from_the_config():
     ).position_embedding == "sincos"  # fmt: skip
     with pytest.raises(ValueError, match="position_embedding"):
         FinetuneConfig(position_embedding="rope")
+
+
+def test_masking_and_decoder_attention_reach_the_pretrainer():
+    # The preset's own settings (Audio-MAE's), without building ViT-B.
+    audiomae = PretrainConfig(preset="audiomae_base").pretrainer_kwargs()
+    assert audiomae == {
+        "mask_ratio": 0.8, "masking": "random", "decoder_attention": "local",
+        "decoder_window": (4, 4), "decoder_shift": (2, 0),
+    }  # fmt: skip
+    # The paper's presets keep the paper's ratio and global attention.
+    assert (
+        PretrainConfig(preset="maskspec_test").build_model().mask_ratio == 0.75
+    )
+    # Fields set on the config win, survive JSON and build the model.
+    config = PretrainConfig(
+        preset="maskspec_test", masking="time", mask_ratio=0.6,
+        decoder_attention="local", decoder_window=[2, 2], decoder_shift=[1, 0],
+    )  # fmt: skip
+    config = PretrainConfig.from_json(config.to_json())
+    model = config.build_model()
+    assert model.masking.strategy == "time" and model.mask_ratio == 0.6
+    assert model.decoder_attention == "local"
+    assert tuple(model.decoder_window) == (2, 2)
+    # An old config file (no such fields) means what it meant.
+    assert (
+        PretrainConfig(preset="maskspec_test").resolved()["mask_ratio"] == 0.75
+    )
