@@ -18,8 +18,8 @@ from keras_maskspec.models import MaskSpecPretrainer
 from keras_maskspec.models.presets import DECODER_KEYS
 from keras_maskspec.models.presets import DEFAULT_PRESET
 from keras_maskspec.models.presets import FINE_TUNING
-from keras_maskspec.models.presets import PRETRAINING
 from keras_maskspec.models.presets import PRETRAINER_KEYS
+from keras_maskspec.models.presets import PRETRAINING
 from keras_maskspec.models.presets import get_decoder_preset
 from keras_maskspec.models.presets import get_encoder_preset
 from keras_maskspec.models.presets import get_preset
