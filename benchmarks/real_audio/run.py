@@ -24,8 +24,10 @@ clips (paired resampling of the 367 test predictions, seed-averaged).
 Every knob of the diagnosis is a `--set KEY=JSON` override (see `FULL`):
 `patch_init` ("keras": Keras' glorot-uniform on the 4-D conv kernel, i.e.
 the library's; "mae": MAE's xavier-uniform on the kernel viewed as
-`(D, 256)`), `standardize` ("passt": the library's constants -4.5 / 5;
-"per_bin": per-mel-bin mean/std of the pool via `LogMelSpectrogram.adapt`),
+`(D, 256)`), `standardize` ("passt": the constants -4.5 / 5, `frame_stats=None`;
+"per_bin": per-mel-bin mean/std of the pool via `LogMelSpectrogram.adapt`,
+as `frame_stats="train"`; "audioset": the authors' AudioSet table, the
+library's default `frame_stats="audioset"`),
 `learning_rate` (null: the library's rule `1e-3 * batch / 256`),
 `warmup` ("cli": the pre-training CLI's default, 40 epochs clipped to the
 run, i.e. the whole run is warm-up; or a fraction of the run),
@@ -174,12 +176,21 @@ def make_frontend(stats, seed):
 
 
 def frontend_stats(cfg, x_pool):
-    """`standardize="passt"`: -4.5 / 5; `"per_bin"`: pool statistics."""
+    """`standardize="passt"`: -4.5 / 5; `"per_bin"`: pool statistics;
+    `"audioset"`: the authors' AudioSet per-bin table (the library's
+    `PretrainConfig(frame_stats="audioset")` default)."""
     if cfg["standardize"] == "passt":
         return {"mean": -4.5, "std": 5.0}
+    if cfg["standardize"] == "audioset":
+        from keras_maskspec.utils import audioset_stats
+
+        # ((x + 4.5) / 5 - fm) / fs == (x - (5 fm - 4.5)) / (5 fs)
+        fm = np.asarray(audioset_stats.AUDIOSET_FRAME_MEAN, "float64")
+        fs = np.asarray(audioset_stats.AUDIOSET_FRAME_STD, "float64")
+        return {"mean": list(5.0 * fm - 4.5), "std": list(5.0 * fs)}
     if cfg["standardize"] != "per_bin":
         raise ValueError(
-            f"`standardize` must be 'passt' or 'per_bin'. "
+            f"`standardize` must be 'passt', 'per_bin' or 'audioset'. "
             f"Received: standardize={cfg['standardize']!r}"
         )
     frontend = make_frontend({"mean": 0.0, "std": 1.0}, 0)
