@@ -468,7 +468,7 @@ def _records_or_report(path, expected, report):
                     [path, n, expected],
                     tf.bool,
                     stateful=True,
-                ),  # fmt: skip
+                ),
                 [],
             )
 
