@@ -247,27 +247,6 @@ def reconstruction_figure(
     return fig
 
 
-def _example_figure(spec, mask, recon, index, title, options):
-    """`reconstruction_figure` of example `index`, titled `title`.
-
-    `options` holds the arguments the `plot_*` functions pass through:
-    `(sample_rate, hop_length, view, normalize_targets, patch_size)`.
-    """
-    sample_rate, hop_length, view, normalize_targets, patch_size = options
-    return reconstruction_figure(
-        spec,
-        mask,
-        recon,
-        sample_rate,
-        hop_length,
-        index=index,
-        title=title,
-        view=view,
-        normalize_targets=normalize_targets,
-        patch_size=patch_size,
-    )
-
-
 def figure_to_array(figure, dpi=80):
     """RGB `uint8` array `(height, width, 3)` of a figure; closes it."""
     plt = _pyplot()
@@ -328,8 +307,10 @@ def plot_reconstruction(
     True
     """
     plt = _pyplot()
-    options = (sample_rate, hop_length, view, normalize_targets, patch_size)
-    fig = _example_figure(spec, mask, recon, index, title, options)
+    fig = reconstruction_figure(
+        spec, mask, recon, sample_rate, hop_length, index=index, title=title,
+        view=view, normalize_targets=normalize_targets, patch_size=patch_size,
+    )  # fmt: skip
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
@@ -385,10 +366,21 @@ def plot_reconstructions(
     plt = _pyplot()
     spec = np.asarray(spec)
     titles = titles or [None] * len(spec)
-    options = (sample_rate, hop_length, view, normalize_targets, patch_size)
     images = [
         figure_to_array(
-            _example_figure(spec, mask, recon, i, titles[i], options), dpi=dpi
+            reconstruction_figure(
+                spec,
+                mask,
+                recon,
+                sample_rate,
+                hop_length,
+                index=i,
+                title=titles[i],
+                view=view,
+                normalize_targets=normalize_targets,
+                patch_size=patch_size,
+            ),
+            dpi=dpi,
         )
         for i in range(len(spec))
     ]
