@@ -201,14 +201,8 @@ def pretrain(
     }
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = config.replace(**overrides)
-    # A preset with its own front end (audiomae_base: 16 kHz Kaldi fbank)
-    # reads the data at that front end's rate unless told otherwise.
-    from keras_maskspec.models.presets import get_preset
-
-    frontend = get_preset(config.preset).get("frontend") or {}
-    preset_rate = frontend.get("config", {}).get("sample_rate")
-    if preset_rate and "sample_rate" not in overrides:
-        config = config.replace(sample_rate=preset_rate)
+    # The data is read at the front end's rate (16 kHz for audiomae_base).
+    sample_rate = config.audio_sample_rate()
     # Refuse a folder of the user's own files before any work; a run
     # there continues (or, with --restart, is moved aside first).
     run_dir_lib.check_run_dir(out)
@@ -244,7 +238,7 @@ def pretrain(
         def train_data(epoch):
             return pretraining_dataset(
                 list(data),
-                sample_rate=config.sample_rate,
+                sample_rate=sample_rate,
                 clip_seconds=config.clip_seconds,
                 batch_size=config.batch_size,
                 seed=config.seed + epoch,
@@ -260,13 +254,13 @@ def pretrain(
 
         train_data, _, _ = synthetic_corpus(
             num_clips,
-            sample_rate=config.sample_rate,
+            sample_rate=sample_rate,
             clip_seconds=config.clip_seconds,
             seed=config.seed,
         )
         described = (
             f"built-in synthetic corpus: {num_clips} clips of "
-            f"{config.clip_seconds:g} s at {config.sample_rate} Hz"
+            f"{config.clip_seconds:g} s at {sample_rate} Hz"
         )
     banner("pretrain", config.preset, described, out)
     state = f"continuing after epoch {done}" if done else "new run"

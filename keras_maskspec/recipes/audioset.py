@@ -424,7 +424,7 @@ class AudioSet(Recipe):
             sources = sources[:8]
         dataset = data_lib.pretraining_dataset(
             sources,
-            sample_rate=config.sample_rate,
+            sample_rate=config.audio_sample_rate(),
             clip_seconds=config.clip_seconds,
             batch_size=config.batch_size,
             seed=config.seed,

@@ -208,7 +208,7 @@ class Recipe:
             clips.labels,
             num_classes=clips.num_classes,
             multi_label=clips.multi_label,
-            sample_rate=config.sample_rate,
+            sample_rate=config.audio_sample_rate(),
             clip_seconds=config.clip_seconds,
             batch_size=config.batch_size,
             shuffle=training,

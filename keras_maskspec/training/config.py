@@ -10,8 +10,12 @@ the recipe values come from `keras_maskspec.models.presets`.
 """
 
 import dataclasses
+import inspect
 import json
 
+import keras
+
+from keras_maskspec.layers import LogMelSpectrogram
 from keras_maskspec.models import MaskSpecClassifier
 from keras_maskspec.models import MaskSpecEncoder
 from keras_maskspec.models import MaskSpecPretrainer
@@ -52,8 +56,11 @@ class RunConfig:
             Defaults to `"maskspec_base"`.
         encoder_overrides: dict. Encoder constructor overrides (e.g.
             `{"num_layers": 1}`, `{"frontend": {...}}`). Defaults to `{}`.
-        sample_rate: int. Audio rate in Hz (informational for data glue;
-            the front end's rate is the model's). Defaults to `32000`.
+        sample_rate: int or `None`. The rate audio is read at, in Hz: the
+            model's front end takes waveforms at its own rate, so a set
+            value must equal it. `None`: the front end's (32000 for the
+            MaskSpec presets, 16000 for `audiomae_base`); see
+            `audio_sample_rate()`. Defaults to `None`.
         clip_seconds: float. Clip length. Defaults to `10.0`.
         epochs: int. Epochs trained (where the run stops). Defaults to
             `80`.
@@ -104,7 +111,7 @@ class RunConfig:
 
     preset: str = DEFAULT_PRESET
     encoder_overrides: dict = dataclasses.field(default_factory=dict)
-    sample_rate: int = 32000
+    sample_rate: int = None
     clip_seconds: float = 10.0
     epochs: int = 80
     schedule_epochs: int = None
@@ -158,6 +165,14 @@ class RunConfig:
                 "`schedule_epochs` must be an int >= `epochs` or None. "
                 f"Received: schedule_epochs={self.schedule_epochs!r}, "
                 f"epochs={self.epochs}"
+            )
+        rate = self.audio_sample_rate()
+        if self.sample_rate is not None and self.sample_rate != rate:
+            raise ValueError(
+                f"`sample_rate` must be the front end's rate ({rate} Hz for "
+                f"preset {self.preset!r}; the model reads waveforms at it), "
+                "or None for that rate. "
+                f"Received: sample_rate={self.sample_rate!r}"
             )
         if self.warmup_epochs < 0:
             raise ValueError(
@@ -253,10 +268,30 @@ class RunConfig:
         kwargs.setdefault("seed", self.seed)
         return kwargs
 
+    def audio_sample_rate(self):
+        """The rate in Hz that audio is read at: the model front end's.
+
+        `sample_rate` when set (it must equal the front end's), else the
+        rate of the front end that `preset` and `encoder_overrides` build.
+
+        Examples:
+        >>> PretrainConfig(preset="maskspec_test").audio_sample_rate()
+        32000
+        >>> PretrainConfig(preset="audiomae_base").audio_sample_rate()
+        16000
+        """
+        frontend = self.encoder_kwargs().get("frontend")
+        if frontend is None:
+            parameters = inspect.signature(LogMelSpectrogram).parameters
+            return int(parameters["sample_rate"].default)
+        if isinstance(frontend, dict):
+            frontend = keras.layers.deserialize(frontend)
+        return int(frontend.sample_rate)
+
     def resolved(self):
         """`to_dict()` with preset-filled values spelled out (what a run
         really uses; two configs that build the same run compare equal)."""
-        return self.to_dict()
+        return {**self.to_dict(), "sample_rate": self.audio_sample_rate()}
 
     def build_model(self):
         """The (untrained) model this config describes."""
@@ -352,7 +387,7 @@ class PretrainConfig(RunConfig):
         return kwargs
 
     def resolved(self):
-        resolved = {**self.to_dict(), **self.decoder_kwargs()}
+        resolved = {**super().resolved(), **self.decoder_kwargs()}
         for key, value in self.pretrainer_kwargs().items():
             resolved[key] = list(value) if isinstance(value, tuple) else value
         return resolved

@@ -120,12 +120,31 @@ def _tf_strategy(name):
                 "environment variable, which is not set. Received: "
                 "TF_CONFIG=None"
             )
-        _patch_multi_worker_mean()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy(tf)
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+_MULTI_WORKER = {}
+
+
+def _multi_worker_strategy(tf):
+    """One `MultiWorkerMirroredStrategy` per process and `TF_CONFIG`.
+
+    Each construction starts the worker's collective runtime and waits at
+    a cluster-wide barrier; a second one in the same process (pretraining
+    then fine-tuning in one script, or a caller that asks for the strategy
+    before `pretrain` does) re-runs that rendezvous on a live server, which
+    TensorFlow does not support and which can hang the cluster. The first
+    strategy is reused instead.
+    """
+    key = os.environ.get("TF_CONFIG", "")
+    if key not in _MULTI_WORKER:
+        _patch_multi_worker_mean()
+        _MULTI_WORKER[key] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _MULTI_WORKER[key]
 
 
 def _patch_multi_worker_mean():

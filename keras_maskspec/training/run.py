@@ -529,7 +529,7 @@ def finetune(
             inputs.mixup = (
                 float(config.wave_mixup_alpha),
                 float(config.mixup_rate),
-                round(config.container_seconds * config.sample_rate),
+                round(config.container_seconds * config.audio_sample_rate()),
             )
         inputs.samples = config.samples_per_epoch or len(y)
         if stats_data is None:

@@ -233,3 +233,34 @@ def test_masking_and_decoder_attention_reach_the_pretrainer():
     assert (
         PretrainConfig(preset="maskspec_test").resolved()["mask_ratio"] == 0.75
     )
+
+
+def test_sample_rate_is_the_front_ends():
+    # MaskSpec presets read 32 kHz, audiomae_base's Kaldi fbank 16 kHz; a
+    # set rate that disagrees with the model's front end is refused (the
+    # model would get audio at the wrong rate).
+    assert PretrainConfig(preset="maskspec_test").audio_sample_rate() == 32000
+    audiomae = PretrainConfig(preset="audiomae_base")
+    assert audiomae.sample_rate is None
+    assert audiomae.audio_sample_rate() == 16000
+    assert audiomae.resolved()["sample_rate"] == 16000
+    assert FinetuneConfig(preset="audiomae_base").audio_sample_rate() == 16000
+    assert PretrainConfig(sample_rate=32000).audio_sample_rate() == 32000
+    with pytest.raises(ValueError, match="16000 Hz for preset 'audiomae_base'"):
+        PretrainConfig(preset="audiomae_base", sample_rate=32000)
+    with pytest.raises(ValueError, match="sample_rate=16000"):
+        PretrainConfig(preset="maskspec_test").replace(sample_rate=16000)
+    # A front-end override changes the rate the data is read at.
+    frontend = {
+        "class_name": "LogMelSpectrogram",
+        "module": None,
+        "registered_name": "keras_maskspec>LogMelSpectrogram",
+        "config": {"sample_rate": 16000, "num_mel_bins": 128},
+    }
+    config = PretrainConfig(
+        preset="maskspec_test", encoder_overrides={"frontend": frontend}
+    )
+    assert config.audio_sample_rate() == 16000
+    # A config.json that spells the rate out resolves to the same run.
+    old = PretrainConfig.from_dict({**config.to_dict(), "sample_rate": 16000})
+    assert old.resolved() == config.resolved()

@@ -109,31 +109,75 @@ def _free_port():
         return s.getsockname()[1]
 
 
+_PORT_TAKEN = ("Address already in use", "Could not start gRPC server")
+
+
+def _run_cluster(run_dir, deadline_s=420):
+    """Runs the two workers; returns their outputs, never leaves one behind.
+
+    When one worker fails the other is killed at once (it would wait at the
+    next collective forever), and at the deadline both are; either way the
+    assertion shows both outputs. A port taken between `_free_port` and
+    the worker's bind is the only failure retried (once).
+    """
+    for attempt in range(2):
+        workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+        procs, logs = [], []
+        for index in range(2):
+            tf_config = {
+                "cluster": {"worker": workers},
+                "task": {"type": "worker", "index": index},
+            }
+            log = open(f"{run_dir}_worker_{index}.log", "w+")
+            logs.append(log)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, SCRIPT, "multiworker", str(run_dir), "2"],
+                    env=_env(
+                        TF_CONFIG=json.dumps(tf_config),
+                        TASK_INDEX=str(index),
+                    ),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.time() + deadline_s
+        timed_out = False
+        try:
+            while any(p.poll() is None for p in procs):
+                failed = [p for p in procs if p.poll() not in (None, 0)]
+                timed_out = time.time() > deadline
+                if failed or timed_out:
+                    break
+                time.sleep(0.5)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+        outs = []
+        for log in logs:
+            log.seek(0)
+            outs.append(log.read())
+            log.close()
+        codes = [p.returncode for p in procs]
+        if codes == [0, 0]:
+            return outs
+        if attempt == 0 and any(m in o for o in outs for m in _PORT_TAKEN):
+            continue
+        report = "\n".join(
+            f"--- worker {i} (exit {c}) ---\n{o[-2500:]}"
+            for i, (c, o) in enumerate(zip(codes, outs))
+        )
+        why = "killed at the deadline" if timed_out else "a worker failed"
+        pytest.fail(f"multi-worker run: {why}\n{report}")
+
+
 @pytest.mark.large
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute only")
 def test_multi_worker_mirrored_on_loopback(tmp_path):
-    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     run_dir = tmp_path / "run"
-    procs = []
-    for index in range(2):
-        tf_config = {
-            "cluster": {"worker": workers},
-            "task": {"type": "worker", "index": index},
-        }
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, SCRIPT, "multiworker", str(run_dir), "2"],
-                env=_env(
-                    TF_CONFIG=json.dumps(tf_config), TASK_INDEX=str(index)
-                ),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    outs = [p.communicate(timeout=600)[0] for p in procs]
-    for p, out in zip(procs, outs):
-        assert p.returncode == 0, out[-3000:]
+    for out in _run_cluster(run_dir):
         assert "replicas 2" in out and "done 4" in out
     first = np.load(f"{run_dir}_weights_0.npy")
     second = np.load(f"{run_dir}_weights_1.npy")

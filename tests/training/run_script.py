@@ -135,7 +135,11 @@ def main():
 
         run._common_callbacks = with_log
 
-    print("replicas", num_replicas(get_strategy(STRATEGY)), flush=True)
+    strategy = get_strategy(STRATEGY)
+    if MODE == "multiworker":
+        # One cluster rendezvous per process: `pretrain` gets this strategy.
+        assert get_strategy(STRATEGY) is strategy
+    print("replicas", num_replicas(strategy), flush=True)
     model = pretrain(config, audio, RUN_DIR)
     weights = np.concatenate([np.ravel(w) for w in model.get_weights()])
     task = os.environ.get("TASK_INDEX", "0")
