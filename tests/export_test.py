@@ -165,7 +165,8 @@ def test_encoder_embedding_is_mean_of_patch_tokens(
     np.testing.assert_allclose(
         np.asarray(served["outputs"]["embedding"][0]),
         tokens[:, 1:].mean(axis=1),
-        rtol=5e-5, atol=1e-5,
+        rtol=5e-5,
+        atol=1e-5,
     )
     frames = np.asarray(served["outputs"]["frame_embeddings"][0])
     grid = tokens[:, 1:].reshape(2, frames.shape[1], encoder.mel_patches(), -1)
@@ -178,7 +179,10 @@ def test_short_clip_is_padded_to_one_patch(encoder, encoder_export, tmp_path):
     padded = np.pad(x, [(0, 0), (0, encoder.min_num_samples() - x.shape[1])])
     expected = encoder.predict(padded, verbose=0)[:, 1:].mean(axis=1)
     np.testing.assert_allclose(
-        np.asarray(served["outputs"]["embedding"][0]), expected, rtol=5e-5, atol=1e-5
+        np.asarray(served["outputs"]["embedding"][0]),
+        expected,
+        rtol=5e-5,
+        atol=1e-5,
     )
 
 
@@ -264,7 +268,10 @@ def test_rest_request_body_matches_signature(
     signature = _signature(classifier_export)
     outputs = signature(**_decode_rest_body(body, signature))
     np.testing.assert_allclose(
-        outputs["scores"].numpy(), classifier.predict(x, verbose=0), rtol=5e-5, atol=1e-5
+        outputs["scores"].numpy(),
+        classifier.predict(x, verbose=0),
+        rtol=5e-5,
+        atol=1e-5,
     )
     # The response is JSON-serialisable, as TF Serving returns it.
     json.dumps({k: v.numpy().tolist() for k, v in outputs.items()})
@@ -289,7 +296,10 @@ def test_grpc_predict_request_matches_signature(classifier, classifier_export):
         feed[name] = tf.constant(tf.make_ndarray(proto))
     outputs = signature(**feed)
     np.testing.assert_allclose(
-        outputs["scores"].numpy(), classifier.predict(x, verbose=0), rtol=5e-5, atol=1e-5
+        outputs["scores"].numpy(),
+        classifier.predict(x, verbose=0),
+        rtol=5e-5,
+        atol=1e-5,
     )
 
 

@@ -23,7 +23,7 @@ files give up to ``--max-windows`` consecutive non-overlapping windows
 audio, are skipped). Output is deterministic (sorted file lists, no RNG).
 
 Usage:
-    apt-get install -y --no-install-recommends $(cat apt-packages.txt)   # see README
+    apt-get install -y --no-install-recommends $(cat apt-packages.txt)
     python benchmarks/real_audio/build_corpus.py --out /tmp/real_audio
 """
 
@@ -97,8 +97,9 @@ class MissingPackage(SystemExit):
 def need(path, package):
     if not Path(path).exists():
         raise MissingPackage(
-            f"error: {path} not found: the Debian package '{package}' is missing.\n"
-            f"  install it with: apt-get install -y --no-install-recommends {package}\n"
+            f"error: {path} not found: the Debian package '{package}' "
+            "is missing.\n  install it with: apt-get install -y "
+            f"--no-install-recommends {package}\n"
             f"  (all packages: see benchmarks/real_audio/apt-packages.txt)"
         )
 
@@ -121,7 +122,7 @@ def drum_class(name):
 
 
 def kit_samples(kit_dir):
-    """(file, class, instrument name) for every sample file of a Hydrogen kit."""
+    """(file, class, instrument) for every sample file of a Hydrogen kit."""
     root = ET.parse(kit_dir / "drumkit.xml").getroot()
     strip = lambda tag: tag.rsplit("}", 1)[-1]  # noqa: E731
     out, seen = [], set()
@@ -270,7 +271,7 @@ def fingerprint(seg):
 
 
 def head(seg):
-    """First second of the waveform, unit norm (for the waveform duplicate check)."""
+    """First second of the waveform, unit norm (for the duplicate check)."""
     h = seg[:SAMPLE_RATE].astype(np.float32)
     return h / (np.linalg.norm(h) + 1e-12)
 
@@ -302,7 +303,8 @@ class Progress:
         if i == self.total or i % 25 == 0:
             end = "\n" if i == self.total else ""
             print(
-                f"\r[{self.name}] {i}/{self.total} files, {time.time() - self.t0:.1f} s {extra}",
+                f"\r[{self.name}] {i}/{self.total} files, "
+                f"{time.time() - self.t0:.1f} s {extra}",
                 end=end,
                 file=sys.stderr,
                 flush=True,
@@ -390,7 +392,8 @@ def main(argv=None):
         lab_head.append(hd)
         prog(i)
 
-    # ---- pool: up to max_windows clips per file, minus near-duplicates of labelled clips
+    # ---- pool: up to max_windows clips per file, minus near-duplicates of
+    # labelled clips
     pool_rows, pool_fp, pool_head = [], [], []
     prog = Progress("pool", len(pool))
     for i, it in enumerate(pool, 1):
@@ -482,9 +485,11 @@ def main(argv=None):
         json.dump(info, fh, indent=1)
     c = info["counts"]
     print(
-        f"pool {c['pool']} clips from {c['pool_files_used']} files; labelled {c['labelled']} "
-        f"(train {c['train']} {c['train_by_class']}, test {c['test']} {c['test_by_class']}); "
-        f"{len(dropped)} near-duplicates dropped, {len(unreadable)} unreadable files skipped; {info['build_seconds']} s -> {args.out}"
+        f"pool {c['pool']} clips from {c['pool_files_used']} files; "
+        f"labelled {c['labelled']} (train {c['train']} "
+        f"{c['train_by_class']}, test {c['test']} {c['test_by_class']}); "
+        f"{len(dropped)} near-duplicates dropped, {len(unreadable)} "
+        f"unreadable files skipped; {info['build_seconds']} s -> {args.out}"
     )
 
 
