@@ -244,6 +244,7 @@ def pretrain(
                 seed=config.seed + epoch,
                 training=True,
                 report=report,
+                crop=config.data_crop(),
             )
 
         train_data.bad_clip_report = report

@@ -1,5 +1,12 @@
 """Clip-level operations: channel selection, crop or pad, sliding windows.
 
+Crop modes (`crop=`): `"random"` (a random window: training), `"centre"`
+(the middle window: evaluation) and `"start"` (the first `num_samples`:
+the authors' `pad_or_truncate`, in training and evaluation alike).
+`crop_mode` turns the pipelines' `crop=None` into the first two by
+`training`. Clips shorter than the window are zero-padded at the end in
+every mode.
+
 Channel modes (`channels=`): `"mono"` (mean of all channels), `"left"`,
 `"right"` (the left channel for mono files), `"mid"` ((L + R) / 2), `"side"`
 ((L - R) / 2) and `"all"` (keep `num_channels` channels, repeating the last
@@ -11,6 +18,33 @@ import numpy as np
 import tensorflow as tf
 
 CHANNEL_MODES = ("mono", "left", "right", "mid", "side", "all")
+CROP_MODES = ("random", "centre", "start")
+
+
+def crop_mode(crop=None, training=False):
+    """Checks a `crop` mode; `None` means `"random"` in training, else
+    `"centre"`.
+
+    Args:
+        crop: str or `None`. One of `CROP_MODES`, or `None`.
+        training: bool. Picks the mode for `crop=None`.
+
+    Returns:
+        str, one of `CROP_MODES`.
+
+    Examples:
+
+    >>> crop_mode(None, training=True), crop_mode(None), crop_mode("start")
+    ('random', 'centre', 'start')
+    """
+    if crop is None:
+        return "random" if training else "centre"
+    if crop not in CROP_MODES:
+        raise ValueError(
+            f"`crop` must be one of {CROP_MODES} or None. Received: "
+            f"crop={crop!r}"
+        )
+    return crop
 
 
 def validate_channels(channels, num_channels=2):
@@ -131,15 +165,16 @@ def _mix(channels, left, right, mono, all_channels):
     return all_channels()
 
 
-def crop_or_pad(waveform, num_samples, random=False, seed=None):
+def crop_or_pad(waveform, num_samples, crop="centre", seed=None):
     """Crops or zero-pads axis 0 of a tensor to `num_samples`, in graph.
 
     Args:
         waveform: tensor `(samples,)` or `(samples, channels)`.
         num_samples: int. Output length.
-        random: bool. Random crop (training) instead of the centre crop
-            (evaluation). Short clips are padded at the end either way.
-            Defaults to `False`.
+        crop: str. `"centre"` (evaluation), `"random"` (training) or
+            `"start"` (the first `num_samples`, the authors'
+            `pad_or_truncate`). Short clips are padded at the end either
+            way. Defaults to `"centre"`.
         seed: optional int tensor of shape `(2,)`, the stateless seed of the
             random crop. Defaults to `None` (unseeded).
 
@@ -150,13 +185,16 @@ def crop_or_pad(waveform, num_samples, random=False, seed=None):
 
     >>> crop_or_pad(tf.range(10), 4).numpy().tolist()
     [3, 4, 5, 6]
+    >>> crop_or_pad(tf.range(10), 4, crop="start").numpy().tolist()
+    [0, 1, 2, 3]
     >>> crop_or_pad(tf.range(3), 5).numpy().tolist()
     [0, 1, 2, 0, 0]
     """
+    crop = crop_mode(crop)
     waveform = tf.convert_to_tensor(waveform)
     length = tf.shape(waveform)[0]
     excess = tf.maximum(length - num_samples, 0)
-    if random:
+    if crop == "random":
         shape = []
         if seed is None:
             u = tf.random.uniform(shape)
@@ -165,6 +203,8 @@ def crop_or_pad(waveform, num_samples, random=False, seed=None):
         start = tf.minimum(
             tf.cast(u * tf.cast(excess + 1, tf.float32), tf.int32), excess
         )
+    elif crop == "start":
+        start = tf.constant(0, tf.int32)
     else:
         start = excess // 2
     cropped = waveform[start : start + num_samples]

@@ -101,7 +101,7 @@ def _read_error(path, exc):
     )
 
 
-def _window_plan(frames, up, down, num_samples, random_crop, rng):
+def _window_plan(frames, up, down, num_samples, crop, rng):
     """Input frames `[start, stop)` to read for a crop of `num_samples`.
 
     Returns `(start, stop, first)`: `first` is the crop's first sample in
@@ -112,8 +112,10 @@ def _window_plan(frames, up, down, num_samples, random_crop, rng):
     margin = resampling.context_samples(up, down)
     if frames <= _LONG_FILE_FACTOR * window + 2 * margin:
         return 0, frames, None
-    if random_crop:
+    if crop == "random":
         offset = int(rng.integers(0, frames - window + 1))
+    elif crop == "start":
+        offset = 0
     else:
         offset = (frames - window) // 2
     start = max(0, offset - margin)
@@ -121,10 +123,13 @@ def _window_plan(frames, up, down, num_samples, random_crop, rng):
     return start, stop, round((offset - start) * up / down)
 
 
-def _crop_or_pad_numpy(audio, num_samples, first, random_crop, rng):
+def _crop_or_pad_numpy(audio, num_samples, first, crop, rng):
     if first is None and audio.shape[0] > num_samples:
         excess = audio.shape[0] - num_samples
-        first = int(rng.integers(0, excess + 1)) if random_crop else excess // 2
+        if crop == "random":
+            first = int(rng.integers(0, excess + 1))
+        else:
+            first = 0 if crop == "start" else excess // 2
     if first is not None:
         audio = audio[first : first + num_samples]
     if audio.shape[0] < num_samples:
@@ -138,7 +143,7 @@ def load_audio(
     sample_rate=None,
     channels="mono",
     num_samples=None,
-    random_crop=False,
+    crop="centre",
     seed=None,
     num_channels=2,
 ):
@@ -154,8 +159,9 @@ def load_audio(
             Defaults to `"mono"`.
         num_samples: int. Crop/pad the output to this length; `None` returns
             the whole file.
-        random_crop: bool. Random window instead of the centre one.
-            Defaults to `False`.
+        crop: str. Which window of a longer file: `"centre"`, `"random"` or
+            `"start"` (see `keras_maskspec.data.clips`). Defaults to
+            `"centre"`.
         seed: int or `numpy.random.Generator` for the random window.
         num_channels: int. Channels kept when `channels="all"`.
 
@@ -178,6 +184,7 @@ def load_audio(
     (16000,)
     """
     clips.validate_channels(channels, num_channels)
+    crop = clips.crop_mode(crop)
     path = os.fsdecode(path)
     rng = np.random.default_rng(seed)
     try:
@@ -188,7 +195,7 @@ def load_audio(
             start, stop, first = 0, frames, None
             if num_samples is not None and f.seekable():
                 start, stop, first = _window_plan(
-                    frames, up, down, num_samples, random_crop, rng
+                    frames, up, down, num_samples, crop, rng
                 )
                 if start:
                     f.seek(start)
@@ -205,7 +212,7 @@ def load_audio(
     audio = resampling.resample(audio, orig_rate, rate, method="soxr")
     if num_samples is None:
         return audio
-    return _crop_or_pad_numpy(audio, int(num_samples), first, random_crop, rng)
+    return _crop_or_pad_numpy(audio, int(num_samples), first, crop, rng)
 
 
 # --- The graph decoder ------------------------------------------------------
@@ -219,7 +226,7 @@ class _ClipSpec:
     num_samples: int
     channels: str
     num_channels: int
-    random_crop: bool
+    crop: str
 
     @property
     def shape(self):
@@ -243,7 +250,7 @@ def _soundfile_decode(path, seed, spec, report):
             spec.sample_rate,
             spec.channels,
             spec.num_samples,
-            random_crop=spec.random_crop,
+            crop=spec.crop,
             seed=[int(s) & 0x7FFFFFFF for s in seed],
             num_channels=spec.num_channels,
         )
@@ -272,7 +279,7 @@ def _finish_in_graph(audio, orig_rate, seed, spec):
     audio = clips.tf_mix_channels(audio, spec.channels, spec.num_channels)
     audio = resampling.tf_resample(audio, orig_rate, spec.sample_rate)
     audio = clips.crop_or_pad(
-        audio, spec.num_samples, random=spec.random_crop, seed=seed
+        audio, spec.num_samples, crop=spec.crop, seed=seed
     )
     return audio, tf.constant(_OK, tf.int32)
 
@@ -383,6 +390,7 @@ def make_decoder(
     report=None,
     use_graph_wav=True,
     use_tfio=None,
+    crop=None,
 ):
     """Returns `decode(path, seed) -> (waveform, ok)` for `Dataset.map`.
 
@@ -394,12 +402,16 @@ def make_decoder(
         num_samples: int. Output length.
         channels: str. Channel mode. Defaults to `"mono"`.
         num_channels: int. Channels kept when `channels="all"`.
-        training: bool. Random crop when true, centre crop otherwise.
+        training: bool. With `crop=None`: random crop when true, centre
+            crop otherwise.
         report: `BadClipReport` to record skipped clips in.
         use_graph_wav: bool. Decode 16-bit WAV at `sample_rate` in graph.
             Defaults to `True`.
         use_tfio: bool. Decode FLAC/MP3/OGG at `sample_rate` with
             tensorflow-io in graph; `None` means "if its kernels load".
+        crop: str or `None`. `"random"`, `"centre"` or `"start"` (see
+            `keras_maskspec.data.clips`); `None` picks by `training`.
+            Defaults to `None`.
 
     Returns:
         A function of `(path, seed)`: a string scalar and an int64 `(2,)`
@@ -418,7 +430,7 @@ def make_decoder(
     clips.validate_channels(channels, num_channels)
     spec = _ClipSpec(
         int(sample_rate), int(num_samples), channels, int(num_channels),
-        bool(training),
+        clips.crop_mode(crop, training),
     )  # fmt: skip
     report = report if report is not None else bad_clips.BadClipReport()
     if use_tfio is None:

@@ -114,7 +114,7 @@ def compute_normalization_stats(
 
 
 def compute_frame_statistics(
-    data, frontend, max_batches=None, verbose=1, min_std=0.04
+    data, frontend, max_batches=None, verbose=1, min_std=0.04, num_samples=None
 ):
     """`(frame_mean, frame_std)` per mel bin of `(log_mel + 4.5) / 5`.
 
@@ -142,6 +142,10 @@ def compute_frame_statistics(
         verbose: int. 1 shows a progress bar. Defaults to `1`.
         min_std: float. Floor of each std; `0` keeps the raw values.
             Defaults to `0.04`.
+        num_samples: int or `None`. Keep the first this many samples of
+            each clip, zero-padding shorter ones (the authors'
+            `pad_or_truncate`; their Speech Commands, DCASE and OpenMIC
+            statistics use 1 s). Defaults to `None` (whole clips).
 
     Returns:
         `(frame_mean, frame_std)`, float32 arrays `(num_mel_bins,)`.
@@ -161,6 +165,11 @@ def compute_frame_statistics(
     reference.set_statistics(0.0, 1.0)
 
     def features(batch):
+        if num_samples is not None:
+            batch = batch[:, :num_samples]
+            pad = [(0, 0)] * batch.ndim
+            pad[1] = (0, num_samples - batch.shape[1])
+            batch = np.pad(batch, pad)
         return reference(keras.ops.convert_to_tensor(batch), training=False)
 
     if not min_std >= 0:

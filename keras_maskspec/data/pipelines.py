@@ -82,6 +82,7 @@ class _ClipOptions:
     roll_samples: int = 0
     extra_augment: bool = False
     container_seconds: float = None
+    crop: str = None
 
     @classmethod
     def from_arguments(cls, arguments, **changes):
@@ -99,6 +100,12 @@ class _ClipOptions:
                     f"`{name}` must be positive. Received: {name}={value}"
                 )
         clips_lib.validate_channels(self.channels, self.num_channels)
+        clips_lib.crop_mode(self.crop)
+
+    @property
+    def crop_mode(self):
+        """`crop`, or by `training`: random in training, else centre."""
+        return clips_lib.crop_mode(self.crop, self.training)
 
     @property
     def num_samples(self):
@@ -219,7 +226,7 @@ def _shard_clips(paths, options, report, randoms):
         wave = clips_lib.crop_or_pad(
             wave,
             options.num_samples,
-            random=options.training,
+            crop=options.crop_mode,
             seed=tf.stack([r, r + 1]),
         )
         return {"waveform": wave, "label": record["label"], "seed": r}
@@ -275,7 +282,7 @@ def _file_clips(paths, options, report, randoms, index_ds=None):
         options.num_samples,
         options.channels,
         options.num_channels,
-        training=options.training,
+        crop=options.crop_mode,
         report=report,
     )
     out_channels = clips_lib.validate_channels(
@@ -388,6 +395,7 @@ def pretraining_dataset(
     roll_samples=0,
     extra_augment=False,
     container_seconds=None,
+    crop=None,
 ):
     """Unlabelled audio -> batches of float32 waveforms `(batch, samples)`.
 
@@ -431,6 +439,10 @@ def pretraining_dataset(
             (10 s): rolls are zero-filled shifts of shorter clips and
             mixup's means run over it (`augment.CONTAINER_SECONDS`).
             Defaults to `None` (the clip itself).
+        crop: str or `None`. Which window of a longer file:
+            `"random"`, `"centre"` or `"start"` (the first
+            `clip_seconds`, as the authors' `pad_or_truncate`); `None`:
+            random in training, centre otherwise. Defaults to `None`.
 
     Returns:
         `tf.data.Dataset` of float32 `(batch, samples)` tensors.
@@ -575,6 +587,7 @@ def classification_dataset(
     roll_samples=0,
     extra_augment=False,
     container_seconds=None,
+    crop=None,
 ):
     """Labelled audio -> `(waveform, label)` or `(waveform, label, weight)`.
 
@@ -629,6 +642,7 @@ def classification_dataset(
         extra_augment: bool. See `pretraining_dataset`. Defaults to
             `False`.
         container_seconds: float or `None`. See `pretraining_dataset`.
+        crop: str or `None`. See `pretraining_dataset`. Defaults to `None`.
 
     Returns:
         `tf.data.Dataset` of `(waveform, label)` or

@@ -428,6 +428,7 @@ class AudioSet(Recipe):
             clip_seconds=config.clip_seconds,
             batch_size=config.batch_size,
             seed=config.seed,
+            crop=config.data_crop(),
         )
         if config.steps_per_epoch:
             dataset = dataset.repeat()

@@ -191,8 +191,9 @@ class Recipe:
         authors' chain: integer gain, extra augment, roll on the 10 s
         buffer, mixup with a partner from the whole training set) and
         class-balanced sampling, and repeat; evaluation pipelines are
-        deterministic, centre-cropped and keep every clip. Spectrogram
-        mixup (`mixup_alpha`) happens in the model.
+        deterministic, centre-cropped (`crop="start"`: from the start) and
+        keep every clip. Spectrogram mixup (`mixup_alpha`) happens in the
+        model.
         """
         from keras_maskspec import data as data_lib
 
@@ -203,6 +204,7 @@ class Recipe:
             # (one-hot) targets; the classifier's loss and accuracy take ids
             # and one-hot labels alike.
             kwargs.setdefault("one_hot", mixup or bool(config.mixup_alpha))
+        kwargs.setdefault("crop", config.data_crop(training))
         ds = data_lib.classification_dataset(
             clips.files,
             clips.labels,
@@ -298,7 +300,10 @@ class Recipe:
                 # (computed once, cached in the run folder).
                 stats_ds = None
                 if run_config.frame_stats == "train":
-                    stats_ds = self.dataset(train, run_config, False, **kwargs)
+                    # The authors' statistics read each clip from its start.
+                    stats_ds = self.dataset(
+                        train, run_config, False, **{**kwargs, "crop": "start"}
+                    )
                 # The authors score the test split after every epoch and
                 # report the best; we report it beside the final model's.
                 scores = EpochTestScores(test_ds, self.score)

@@ -130,6 +130,9 @@ class DCASE2019Task1A(Recipe):
         "patchout": 200,
         "mixup_alpha": 0.2,
         "frame_stats": "train",
+        # The authors' statistics: the first 1 s (32 000 samples) of each
+        # training clip (`dcase19/get_mean_std.py:30`).
+        "stats_clip_seconds": 1.0,
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 10.0,

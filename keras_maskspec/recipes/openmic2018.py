@@ -175,6 +175,9 @@ class OpenMIC2018(Recipe):
         "mixup_rate": 0.0,
         "loss_normalize": "all",
         "frame_stats": "train",
+        # The authors' statistics: the first 1 s (32 000 samples) of each
+        # training clip (`openmic18/get_mean_std.py:31`).
+        "stats_clip_seconds": 1.0,
         "label_smoothing": 0.0,
         "class_balanced": False,
         "clip_seconds": 10.0,

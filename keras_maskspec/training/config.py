@@ -40,6 +40,7 @@ _LEGACY = {
     "container_seconds": None,
     "loss_normalize": "labelled",
 }
+CROPS = ("random", "start")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker", "tpu")
 
 
@@ -107,6 +108,17 @@ class RunConfig:
             Defaults to `"audioset"`.
         stats_max_clips: int. Clips read for `frame_stats="train"` (the
             authors: 10 000). Defaults to `10000`.
+        stats_clip_seconds: float or `None`. `frame_stats="train"` reads
+            the first this many seconds of each clip, zero-padded (the
+            authors' statistics for Speech Commands, DCASE and OpenMIC use
+            1 s); `None`: the whole `clip_seconds`. Defaults to `None`.
+        crop: str. Which window of a file longer than `clip_seconds` is
+            read: `"random"` (a random window for training clips, the
+            centre one for evaluation) or `"start"` (the first
+            `clip_seconds` everywhere: the authors' `pad_or_truncate`).
+            Clips of at most `clip_seconds` (all of AudioSet, ESC-50,
+            Speech Commands) read the same either way. Defaults to
+            `"random"`.
     """
 
     preset: str = DEFAULT_PRESET
@@ -138,6 +150,8 @@ class RunConfig:
     verbose: object = "auto"
     frame_stats: str = "audioset"
     stats_max_clips: int = 10000
+    stats_clip_seconds: float = None
+    crop: str = "random"
 
     def __post_init__(self):
         if self.mixed_precision not in MIXED_PRECISION:
@@ -173,6 +187,17 @@ class RunConfig:
                 f"preset {self.preset!r}; the model reads waveforms at it), "
                 "or None for that rate. "
                 f"Received: sample_rate={self.sample_rate!r}"
+            )
+        if self.crop not in CROPS:
+            raise ValueError(
+                f"`crop` must be one of {CROPS}. Received: crop={self.crop!r}"
+            )
+        if self.stats_clip_seconds is not None and not (
+            self.stats_clip_seconds > 0
+        ):
+            raise ValueError(
+                "`stats_clip_seconds` must be positive or None. Received: "
+                f"stats_clip_seconds={self.stats_clip_seconds!r}"
             )
         if self.warmup_epochs < 0:
             raise ValueError(
@@ -287,6 +312,19 @@ class RunConfig:
         if isinstance(frontend, dict):
             frontend = keras.layers.deserialize(frontend)
         return int(frontend.sample_rate)
+
+    def data_crop(self, training=True):
+        """The `crop=` argument of this run's data pipelines.
+
+        Examples:
+        >>> PretrainConfig(crop="start").data_crop()
+        'start'
+        >>> PretrainConfig().data_crop(), PretrainConfig().data_crop(False)
+        ('random', 'centre')
+        """
+        if self.crop == "start":
+            return "start"
+        return "random" if training else "centre"
 
     def resolved(self):
         """`to_dict()` with preset-filled values spelled out (what a run

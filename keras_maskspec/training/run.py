@@ -328,8 +328,17 @@ def _set_frame_statistics(encoder, config, run_dir, stats_data):
                 for i in range(0, len(data), config.batch_size)
             ]
         max_batches = -(-int(config.stats_max_clips) // config.batch_size)
+        num_samples = None
+        if config.stats_clip_seconds:
+            num_samples = round(
+                config.stats_clip_seconds * config.audio_sample_rate()
+            )
         return compute_frame_statistics(
-            data, frontend, max_batches=max_batches, verbose=1
+            data,
+            frontend,
+            max_batches=max_batches,
+            verbose=1,
+            num_samples=num_samples,
         )
 
     mean, std = cached_frame_statistics(os.fspath(run_dir), compute)

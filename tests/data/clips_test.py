@@ -28,16 +28,23 @@ def test_mix_channels_numpy_and_tf_agree():
 
 def test_crop_or_pad_random_is_seeded_and_in_range():
     x = tf.range(100)
-    a = clips.crop_or_pad(x, 10, random=True, seed=tf.constant([1, 2]))
-    b = clips.crop_or_pad(x, 10, random=True, seed=tf.constant([1, 2]))
+    a = clips.crop_or_pad(x, 10, crop="random", seed=tf.constant([1, 2]))
+    b = clips.crop_or_pad(x, 10, crop="random", seed=tf.constant([1, 2]))
     assert a.numpy().tolist() == b.numpy().tolist()
     assert a.numpy()[0] + 9 == a.numpy()[-1]
     starts = {
-        int(clips.crop_or_pad(x, 10, True, tf.constant([i, 0]))[0])
+        int(clips.crop_or_pad(x, 10, "random", tf.constant([i, 0]))[0])
         for i in range(20)
     }
     assert len(starts) > 5 and min(starts) >= 0 and max(starts) <= 90
     assert clips.crop_or_pad(x, 10).numpy()[0] == 45
+    # The authors' pad_or_truncate: the first samples, padded at the end.
+    assert clips.crop_or_pad(x, 10, "start").numpy().tolist() == list(range(10))
+    assert clips.crop_or_pad(x[:3], 5, "start").numpy().tolist() == [
+        0, 1, 2, 0, 0,
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="crop='first'"):
+        clips.crop_or_pad(x, 10, "first")
 
 
 def test_sliding_windows_cover_the_clip():

@@ -56,7 +56,7 @@ def test_load_audio_long_file_reads_only_a_window(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sf.SoundFile, "read", spy)
     out = decode.load_audio(str(path), 16000, num_samples=16000,
-                           random_crop=True, seed=0)  # fmt: skip
+                           crop="random", seed=0)  # fmt: skip
     assert out.shape == (16000,)
     assert frames_read and max(frames_read) < 3 * 8000
     # Too long for the in-graph WAV path: the probe sends it to soundfile.
@@ -70,6 +70,35 @@ def test_long_window_matches_full_decode(make_audio):
     window = decode.load_audio(path, 32000, num_samples=32000)
     start = (full.shape[0] - 32000) // 2
     np.testing.assert_allclose(window, full[start : start + 32000], atol=1e-3)
+
+
+def test_start_crop_is_pad_or_truncate(make_audio):
+    # The authors' `pad_or_truncate`: the first num_samples, zero-padded at
+    # the end. Long file (windowed read), short file (whole read) and the
+    # in-graph WAV decoder agree with a numpy slice of the full decode.
+    long = make_audio("long.flac", seconds=30.0, rate=44100)
+    full = decode.load_audio(long, 32000)
+    start = decode.load_audio(long, 32000, num_samples=32000, crop="start")
+    np.testing.assert_allclose(start, full[:32000], atol=1e-3)
+    short = make_audio("short.wav", seconds=2.5, rate=32000, subtype="PCM_16")
+    whole = decode.load_audio(short, 32000)
+    np.testing.assert_allclose(
+        decode.load_audio(short, 32000, num_samples=32000, crop="start"),
+        whole[:32000],
+    )
+    for use_graph_wav in (True, False):
+        for samples in (40000, 96000):  # truncate, pad
+            decoder = decode.make_decoder(
+                32000, samples, crop="start", training=True,
+                use_graph_wav=use_graph_wav,
+            )  # fmt: skip
+            seed = tf.constant([3, 4], tf.int64)
+            out, ok = decoder(tf.constant(short), seed)
+            assert bool(ok)
+            expected = np.pad(whole, (0, 96000 - whole.size))[:samples]
+            np.testing.assert_allclose(out.numpy(), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="crop='left'"):
+        decode.load_audio(short, 32000, num_samples=100, crop="left")
 
 
 def test_load_audio_errors_have_reasons(bad_files):

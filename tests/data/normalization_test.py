@@ -80,6 +80,28 @@ def test_frame_statistics_equal_numpy_and_standardise_the_model(tmp_path):
     np.testing.assert_allclose(out.std(0), 1.0, atol=1e-4)
 
 
+def test_frame_statistics_of_the_first_samples_pad_or_truncate():
+    # The authors' norm files for SCV2/DCASE/OpenMIC: each clip
+    # `pad_or_truncate`d to 32 000 samples first. Oracle: numpy slices and
+    # zero padding of the clips, then the whole-clip statistics above.
+    x, _, _ = synthetic.synthetic_corpus(4, 8000, 0.5)
+    x = x.astype("float32")
+    frontend = _small_frontend()
+    for n, clipped in [
+        (1000, x[:, :1000]),
+        (6000, np.pad(x, ((0, 0), (0, 2000)))),
+    ]:
+        got = normalization.compute_frame_statistics(
+            [x[:2], x[2:]], frontend, verbose=0, num_samples=n
+        )
+        want = normalization.compute_frame_statistics(
+            [clipped], frontend, verbose=0
+        )
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    whole = normalization.compute_frame_statistics([x], frontend, verbose=0)
+    assert not np.allclose(got[0], whole[0], atol=1e-3)
+
+
 def test_cached_frame_statistics_computes_once(tmp_path):
     calls = []
 

@@ -376,3 +376,37 @@ def test_mixup_partner_is_drawn_from_the_whole_set_with_the_full_chain(corpus):
     np.testing.assert_array_equal(
         labels, np.concatenate([np.asarray(b[1]) for b in again.take(21)])
     )
+
+
+def test_start_crop_reads_the_first_seconds_everywhere(tmp_path):
+    # crop="start" (the authors' pad_or_truncate): files, shards, training
+    # and evaluation pipelines all read the first clip_seconds.
+    rng = np.random.default_rng(0)
+    waves = rng.uniform(-0.5, 0.5, (2, 3 * RATE)).astype("float32")
+    paths = []
+    for i, wave in enumerate(waves):
+        paths.append(str(tmp_path / f"long_{i}.wav"))
+        sf.write(paths[-1], wave, RATE, subtype="FLOAT")
+    shard_paths = shards.write_shards(
+        paths, str(tmp_path / "shards"), sample_rate=RATE
+    )["shards"]
+    first = waves[:, : RATE // 2]
+    for sources in (paths, shard_paths):
+        for training in (True, False):
+            ds = pipelines.pretraining_dataset(
+                sources, sample_rate=RATE, clip_seconds=0.5, batch_size=2,
+                shuffle=False, seed=1, training=training, crop="start",
+            )  # fmt: skip
+            np.testing.assert_allclose(_batches(ds)[0], first, atol=1e-4)
+    ds = pipelines.classification_dataset(
+        paths, [0, 1], num_classes=2, sample_rate=RATE, clip_seconds=0.5,
+        batch_size=2, shuffle=False, training=False, crop="start",
+    )  # fmt: skip
+    np.testing.assert_allclose(_batches(ds)[0][0], first, atol=1e-4)
+    # The default evaluation crop is the centre.
+    ds = pipelines.pretraining_dataset(
+        paths, sample_rate=RATE, clip_seconds=0.5, batch_size=2,
+        shuffle=False, training=False,
+    )  # fmt: skip
+    centre = waves[:, RATE + RATE // 4 : RATE + 3 * RATE // 4]
+    np.testing.assert_allclose(_batches(ds)[0], centre, atol=1e-4)

@@ -102,3 +102,28 @@ def test_random_draws_are_independent_and_repeat_with_seed():
     # The two drop-path draws of one call are not the same draw: some
     # examples keep exactly one branch (value 2).
     assert (a == 2).any()
+
+
+def test_init_is_maes_xavier_uniform_zero_bias_and_unit_norms():
+    # MAE `_init_weights`: every nn.Linear xavier_uniform_ (bound
+    # sqrt(6 / (fan_in + fan_out)), qkv as one (D, 3D) matrix), bias 0;
+    # LayerNorm weight 1, bias 0, eps 1e-6. Oracle: scipy's uniform law.
+    from scipy import stats
+
+    dim, hidden = 96, 384
+    block = TransformerBlock(dim, 4, hidden, seed=0)
+    block.build((None, 8, dim))
+    shapes = {"qkv": (dim, 3 * dim), "proj": (dim, dim)}
+    shapes.update({"fc1": (dim, hidden), "fc2": (hidden, dim)})
+    for name, (fan_in, fan_out) in shapes.items():
+        dense = getattr(block, name)
+        kernel = to_numpy(dense.kernel).ravel()
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        assert np.abs(kernel).max() <= bound
+        uniform = stats.uniform(loc=-bound, scale=2 * bound)
+        assert stats.kstest(kernel, uniform.cdf).pvalue > 1e-3, name
+        np.testing.assert_array_equal(to_numpy(dense.bias), 0.0)
+    for norm in (block.norm1, block.norm2):
+        assert norm.epsilon == 1e-6
+        np.testing.assert_array_equal(to_numpy(norm.gamma), 1.0)
+        np.testing.assert_array_equal(to_numpy(norm.beta), 0.0)

@@ -121,3 +121,13 @@ def test_min_num_samples_is_one_patch():
     assert encoder.num_patches(n - 1) == 0
     out = encoder.predict(np.zeros((1, n), "float32"), verbose=0)
     assert out.shape == (1, 9, 32)
+
+
+def test_drop_path_schedule_is_timms_linspace():
+    # timm VisionTransformer: dpr = torch.linspace(0, drop_path_rate, depth).
+    encoder = MaskSpecEncoder.from_preset(
+        TEST_PRESET, seed=0, num_layers=5, drop_path_rate=0.1
+    )
+    rates = [block.drop_path for block in encoder.transformer_layers]
+    np.testing.assert_allclose(rates, np.linspace(0.0, 0.1, 5), atol=1e-12)
+    assert encoder.final_norm.epsilon == 1e-6  # timm's norm_layer eps

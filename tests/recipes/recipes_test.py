@@ -228,6 +228,10 @@ def test_parity_settings_of_every_recipe(name):
     smoke = recipe.resolve(smoke=True)[0]
     stats = {"audioset": "audioset", "esc50": "audioset"}
     assert config.frame_stats == stats.get(name, "train")
+    # dcase19/openmic18 `get_mean_std.py`: the first 32 000 samples (1 s).
+    one_second = name in ("dcase2019_task1a", "openmic2018")
+    assert config.stats_clip_seconds == (1.0 if one_second else None)
+    assert config.crop == "random"
     assert config.label_smoothing == 0.0
     for c in (config, smoke):
         assert (c.gain_db, c.roll_samples, c.container_seconds) == (7, 50, 10)

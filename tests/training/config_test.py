@@ -264,3 +264,14 @@ def test_sample_rate_is_the_front_ends():
     # A config.json that spells the rate out resolves to the same run.
     old = PretrainConfig.from_dict({**config.to_dict(), "sample_rate": 16000})
     assert old.resolved() == config.resolved()
+
+
+def test_crop_and_statistics_length():
+    assert PretrainConfig().data_crop() == "random"
+    assert PretrainConfig().data_crop(training=False) == "centre"
+    start = FinetuneConfig(crop="start")
+    assert start.data_crop() == start.data_crop(False) == "start"
+    with pytest.raises(ValueError, match="crop='centre'"):
+        PretrainConfig(crop="centre")
+    with pytest.raises(ValueError, match="stats_clip_seconds=0"):
+        FinetuneConfig(stats_clip_seconds=0)
