@@ -2,10 +2,15 @@
 
 import json
 
+import pytest
+
 from tests.cli.helpers import run
 from tests.recipes.fake_layouts import make_esc50
 
 
+# CLI glue over the data and training paths that run under every backend
+# elsewhere: once, under TensorFlow (`large`), to keep CI short.
+@pytest.mark.large
 def test_finetune_and_evaluate_with_recipe(tmp_path):
     data = make_esc50(str(tmp_path / "data"))
     out = tmp_path / "esc50"

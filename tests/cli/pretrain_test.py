@@ -3,6 +3,8 @@
 import csv
 import json
 
+import pytest
+
 from keras_maskspec.cli.pretrain import DEMO_PRESET
 from tests.cli.helpers import assert_one_line_error
 from tests.cli.helpers import run
@@ -58,6 +60,9 @@ def test_pretrain_on_synthetic_corpus_then_show(tmp_path):
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+# CLI glue over the data and training paths that run under every backend
+# elsewhere: once, under TensorFlow (`large`), to keep CI short.
+@pytest.mark.large
 def test_pretrain_on_files(tmp_path, audio_dir):
     out = tmp_path / "files"
     result = run(
@@ -123,6 +128,9 @@ def test_extend_and_restart(tmp_path):
     assert len(rows) == 1
 
 
+# CLI glue over the data and training paths that run under every backend
+# elsewhere: once, under TensorFlow (`large`), to keep CI short.
+@pytest.mark.large
 def test_demo_defaults_draw_loss_and_reconstruction(tmp_path):
     out = tmp_path / "demo"
     # The demo's own settings, fewer clips and steps.
