@@ -95,13 +95,20 @@ def make_pretrainer(args, strategy, ratio, seed):
     from keras_maskspec.models import MaskSpecPretrainer
 
     keras.utils.set_random_seed(seed)
-    return MaskSpecPretrainer.from_preset(
+    model = MaskSpecPretrainer.from_preset(
         args.preset,
         encoder_kwargs={"seed": seed},
         masking=strategy,
         mask_ratio=ratio,
         seed=seed,
+        decoder_attention=args.decoder_attention,
     )
+    if args.frame_stats:
+        from keras_maskspec.utils.frame_stats import load_frame_statistics
+
+        mean, std = load_frame_statistics(args.frame_stats)
+        model.encoder.frontend.set_statistics(mean, std)
+    return model
 
 
 def probe(encoder, labelled, seed):
@@ -121,12 +128,20 @@ def probe(encoder, labelled, seed):
     return float(np.mean(pred == test_y)), float(np.mean(recalls))
 
 
+def label(args, strategy):
+    """The strategy's name in results; the local decoder says so."""
+    if args.decoder_attention == "local" and strategy != "none":
+        return f"{strategy} + local decoder"
+    return strategy
+
+
 def run_one(args, pool, labelled, strategy, ratio, seed):
     model = make_pretrainer(args, strategy, ratio or 0.75, seed)
     hidden = 1.0 - model.masking.num_visible(args.num_patches) / (
         args.num_patches
     )
-    record = {"strategy": strategy, "mask_ratio": ratio, "seed": seed}
+    record = {"strategy": label(args, strategy), "mask_ratio": ratio}
+    record["seed"] = seed
     start = time.time()
     if ratio is None:  # the random-init reference: no pre-training
         record.update(strategy="none", hidden_fraction=None, losses=[])
@@ -210,9 +225,10 @@ def plot(rows, path, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    strategies = [
-        s for s in STRATEGIES if any(r["strategy"] == s for r in rows)
-    ]
+    strategies = []
+    for r in rows:
+        if r["strategy"] != "none" and r["strategy"] not in strategies:
+            strategies.append(r["strategy"])
     for i, strategy in enumerate(strategies):
         runs = [r for r in rows if r["strategy"] == strategy]
         runs.sort(key=lambda r: r["hidden_fraction"])
@@ -262,6 +278,19 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--preset", default="maskspec_test")
+    parser.add_argument(
+        "--frame-stats",
+        default=None,
+        help="per-bin statistics for the front end: 'audioset' (the "
+        "library's PretrainConfig default) or a file; default: none, "
+        "PaSST's (x + 4.5) / 5 only",
+    )
+    parser.add_argument(
+        "--decoder-attention",
+        default="global",
+        choices=["global", "local"],
+        help="'local': Audio-MAE's windowed decoder (preset window/shift)",
+    )
     parser.add_argument(
         "--smoke", action="store_true", help="seconds-long check"
     )
@@ -324,7 +353,7 @@ def main(argv=None):
     ]
     start = time.time()
     for strategy, ratio, seed in jobs:
-        if (strategy, ratio, seed) in done or args.plot_only:
+        if (label(args, strategy), ratio, seed) in done or args.plot_only:
             continue
         record = run_one(
             args,
@@ -345,7 +374,8 @@ def main(argv=None):
     write_table(rows, out / "results.md")
     title = (
         f"{source}; preset {args.preset}, {args.steps} steps x batch "
-        f"{args.batch_size}; seeds {args.seeds}"
+        f"{args.batch_size}; seeds {args.seeds}; frame stats "
+        f"{args.frame_stats or 'none'}"
     )
     plot(rows, out / "sweep.png", title)
     log(f"done in {time.time() - start:.0f} s: {out / 'sweep.png'}")

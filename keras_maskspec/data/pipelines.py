@@ -588,6 +588,7 @@ def classification_dataset(
     extra_augment=False,
     container_seconds=None,
     crop=None,
+    copies=1,
 ):
     """Labelled audio -> `(waveform, label)` or `(waveform, label, weight)`.
 
@@ -643,6 +644,10 @@ def classification_dataset(
             `False`.
         container_seconds: float or `None`. See `pretraining_dataset`.
         crop: str or `None`. See `pretraining_dataset`. Defaults to `None`.
+        copies: int. Training only: each clip is emitted this many times
+            in a row, each copy with its own augmentation draws (gain,
+            extra augment, roll, mixup partner); the decode and crop are
+            shared. Defaults to `1`.
 
     Returns:
         `tf.data.Dataset` of `(waveform, label)` or
@@ -707,6 +712,8 @@ def classification_dataset(
     ds = _clips(kind, paths, options, report, index_ds=index_ds)
     ds = ds.map(attach, num_parallel_calls=num_parallel_calls)
     ds = _fail_if_empty(ds, report, f"{len(paths)} {kind}")
+    if training and copies > 1:
+        ds = _copies(ds, int(copies))
     ds = _augment(ds, options)
     if training and mixup_rate:
         partners = _partner_clips(kind, paths, options).map(
@@ -762,6 +769,23 @@ def _target_fn(num_classes, multi_label, one_hot):
         return ids
 
     return to_target
+
+
+def _copies(ds, copies):
+    """Each element `copies` times in a row, copy `c` with a seed hashed
+    from its own and `c` (independent augmentation and mixup draws)."""
+
+    def repeat(element):
+        def copy(c):
+            seed = tf.random.stateless_uniform(
+                [], tf.stack([element["seed"], c]), minval=None,
+                maxval=None, dtype=tf.int64,
+            )  # fmt: skip
+            return {**element, "seed": seed}
+
+        return tf.data.Dataset.range(copies).map(copy)
+
+    return ds.flat_map(repeat)
 
 
 def _partner_clips(kind, paths, options):

@@ -205,6 +205,7 @@ class Recipe:
             # and one-hot labels alike.
             kwargs.setdefault("one_hot", mixup or bool(config.mixup_alpha))
         kwargs.setdefault("crop", config.data_crop(training))
+        kwargs.setdefault("copies", config.replica_copies if training else 1)
         ds = data_lib.classification_dataset(
             clips.files,
             clips.labels,
@@ -235,13 +236,13 @@ class Recipe:
 
     def steps_per_epoch(self, clips, config):
         """Batches per epoch: the config's, else one pass (or the
-        class-balanced draw count) over `clips`."""
+        class-balanced draw count) over `clips`, times `replica_copies`."""
         if config.steps_per_epoch:
             return int(config.steps_per_epoch)
         count = len(clips)
         if config.class_balanced and config.samples_per_epoch:
             count = int(config.samples_per_epoch)
-        return max(1, count // config.batch_size)
+        return max(1, count * config.replica_copies // config.batch_size)
 
     def _limit(self, clips, smoke):
         return clips.head(SMOKE_CLIPS) if smoke else clips

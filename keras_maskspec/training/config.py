@@ -481,6 +481,16 @@ class FinetuneConfig(RunConfig):
             positive classes of 1 / class count). Defaults to `True`.
         samples_per_epoch: int or `None`. Clips per epoch when sampling
             (AudioSet: 100 000). `None`: the data size.
+        replica_copies: int. Each training clip appears this many times in
+            a row, each copy augmented independently (own gain, extra
+            augment, roll, mixup partner), so a batch holds
+            `batch_size / replica_copies` distinct clips and an epoch
+            `samples_per_epoch * replica_copies / batch_size` steps. `8`
+            with `batch_size=512` reproduces the literal reading of the
+            authors' AS-2M run (`docs/parity.md`, "replica sharding
+            quirk": 8 GPUs iterating the same 64 clips). Applied by the
+            recipes' file pipelines (`classification_dataset(copies=)`);
+            in-memory arrays refuse it. Defaults to `1`.
         gain_db: int. Random integer gain in `-gain_db..gain_db-1` dB
             (data pipeline; the authors: -7..6). Defaults to `7`.
         roll_samples: int. Random roll of `-roll_samples..roll_samples`
@@ -526,6 +536,7 @@ class FinetuneConfig(RunConfig):
     wave_mixup_alpha: float = 2.0
     class_balanced: bool = True
     samples_per_epoch: int = None
+    replica_copies: int = 1
     gain_db: int = 7
     roll_samples: int = 50
     roll_seconds: float = 0.0
@@ -551,6 +562,14 @@ class FinetuneConfig(RunConfig):
             raise ValueError(
                 "`mixup_rate` must be in [0, 1]. "
                 f"Received: mixup_rate={self.mixup_rate}"
+            )
+        if not isinstance(self.replica_copies, int) or not (
+            1 <= self.replica_copies <= self.batch_size
+        ):
+            raise ValueError(
+                "`replica_copies` must be an int in [1, batch_size]. "
+                f"Received: replica_copies={self.replica_copies!r}, "
+                f"batch_size={self.batch_size}"
             )
         if self.loss_normalize not in ("labelled", "all"):
             raise ValueError(

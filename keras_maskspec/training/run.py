@@ -527,6 +527,13 @@ def finetune(
     config = _as_config(config, FinetuneConfig)
     inputs = _Inputs(train_data, validation=validation_data)
     if inputs.arrays:
+        if config.replica_copies > 1:
+            raise ValueError(
+                "`replica_copies` is applied by the file pipelines "
+                "(`classification_dataset(copies=)`, the recipes), not to "
+                "in-memory arrays. Received: "
+                f"replica_copies={config.replica_copies}"
+            )
         x, y = train_data
         y = np.asarray(y)
         if config.class_balanced:

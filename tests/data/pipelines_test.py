@@ -410,3 +410,37 @@ def test_start_crop_reads_the_first_seconds_everywhere(tmp_path):
     )  # fmt: skip
     centre = waves[:, RATE + RATE // 4 : RATE + 3 * RATE // 4]
     np.testing.assert_allclose(_batches(ds)[0], centre, atol=1e-4)
+
+
+def test_copies_repeat_each_clip_with_its_own_augmentation(corpus):
+    # replica_copies: each training clip k times in a row (one decode),
+    # each copy with its own gain draw; evaluation ignores it.
+    folder, manifest = corpus
+    kwargs = dict(
+        sample_rate=RATE, clip_seconds=0.5, batch_size=12, shuffle=False,
+        num_classes=7, seed=3, gain_db=7,
+    )  # fmt: skip
+    ds = pipelines.classification_dataset(
+        manifest, training=True, copies=3, **kwargs
+    )
+    x, y = _batches(ds.take(1))[0]
+    x, y = x.reshape(4, 3, -1), y.reshape(4, 3, -1)
+    assert (y == y[:, :1]).all()
+    distinct_gains = 0
+    for clip in x:
+        # Copies differ only by an integer-dB gain: ratios are constant.
+        ref = clip[0]
+        loud = np.abs(ref) > 1e-3
+        gains = [np.median(c[loud] / ref[loud]) for c in clip]
+        for c, g in zip(clip, gains):
+            np.testing.assert_allclose(c, g * ref, atol=1e-5)
+        db = 20 * np.log10(gains)
+        np.testing.assert_allclose(db - db[0], np.round(db - db[0]), atol=1e-3)
+        distinct_gains += len(set(np.round(db, 2))) > 1
+    assert distinct_gains >= 3
+    # Different clips in each row of copies.
+    assert not np.allclose(x[0, 0], x[1, 0])
+    evaluation = pipelines.classification_dataset(
+        manifest, training=False, copies=3, **kwargs
+    )
+    assert sum(len(b[0]) for b in _batches(evaluation)) == 7

@@ -282,3 +282,17 @@ def test_steps_per_epoch_drop_the_last_partial_batch():
     assert recipe.steps_per_epoch(clips, config.replace(steps_per_epoch=7)) == 7
     balanced = config.replace(class_balanced=True, samples_per_epoch=6400)
     assert recipe.steps_per_epoch(clips, balanced) == 100
+
+
+def test_replica_copies_give_the_authors_as2m_steps():
+    # The literal reading of the AS-2M run: 8 GPUs x 64 clips, the same 64
+    # on every GPU, 100 000 draws per epoch -> 1562 steps of 512 rows.
+    recipe = recipes.get_recipe("audioset")
+    config = recipe.resolve(replica_copies=8)[0]
+    assert (config.batch_size, config.samples_per_epoch) == (512, 100000)
+    assert recipe.steps_per_epoch(range(2_000_000), config) == 100000 // 64
+    plain = recipe.resolve()[0]
+    assert plain.replica_copies == 1
+    assert recipe.steps_per_epoch(range(2_000_000), plain) == 100000 // 512
+    with pytest.raises(ValueError, match="replica_copies=0"):
+        plain.replace(replica_copies=0)
