@@ -372,9 +372,11 @@ def main(argv=None):
         )
     rows = summarize(records)
     write_table(rows, out / "results.md")
+    # Whole epochs of the pool: the steps run, not the --steps asked for.
+    steps = sorted({r["steps"] for r in records if r.get("steps")})
     title = (
-        f"{source}; preset {args.preset}, {args.steps} steps x batch "
-        f"{args.batch_size}; seeds {args.seeds}; frame stats "
+        f"{source}\npreset {args.preset}, {'/'.join(map(str, steps))} "
+        f"steps x batch {args.batch_size}; seeds {args.seeds}; frame stats "
         f"{args.frame_stats or 'none'}"
     )
     plot(rows, out / "sweep.png", title)

@@ -99,6 +99,7 @@ FULL = {
     "patch_init": "mae",
     "standardize": "per_bin",
     "pool_limit": None,
+    "pool_exclude": [],  # pool groups left out, e.g. ["klettres"] (speech)
     "probe_c": 1.0,
     "bootstrap": 2000,
     "jit_compile": True,
@@ -148,6 +149,13 @@ def load_corpus(corpus, cfg):
     corpus = Path(corpus)
     n = int(round(cfg["clip_seconds"] * SAMPLE_RATE))
     pool = read_manifest(corpus / "pool.csv")
+    excluded = set(cfg["pool_exclude"])
+    unknown = excluded - {r["group"] for r in pool}
+    if unknown:
+        raise ValueError(
+            f"`pool_exclude` names no pool group. Received: {sorted(unknown)}"
+        )
+    pool = [r for r in pool if r["group"] not in excluded]
     if cfg["pool_limit"]:
         pool = pool[:: max(1, len(pool) // cfg["pool_limit"])]
         pool = pool[: cfg["pool_limit"]]
