@@ -31,7 +31,8 @@ library's default `frame_stats="audioset"`),
 `learning_rate` (null: the library's rule `1e-3 * batch / 256`),
 `warmup` ("cli": the pre-training CLI's default, 40 epochs clipped to the
 run, i.e. the whole run is warm-up; or a fraction of the run),
-`mask_ratio`, `normalize_targets`.
+`mask_ratio`, `normalize_targets`, `pool_exclude` (pool groups left out,
+e.g. `["klettres"]`: the spoken-letter half of the pool).
 
 Usage:
     python benchmarks/real_audio/run.py --corpus /tmp/ra/corpus --out OUT
