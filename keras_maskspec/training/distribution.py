@@ -133,12 +133,13 @@ _MULTI_WORKER = {}
 def _multi_worker_strategy(tf):
     """One `MultiWorkerMirroredStrategy` per process and `TF_CONFIG`.
 
-    Each construction starts the worker's collective runtime and waits at
-    a cluster-wide barrier; a second one in the same process (pretraining
-    then fine-tuning in one script, or a caller that asks for the strategy
-    before `pretrain` does) re-runs that rendezvous on a live server, which
-    TensorFlow does not support and which can hang the cluster. The first
-    strategy is reused instead.
+    Each construction configures the worker's collective runtime and waits
+    at a cluster-wide barrier. TensorFlow's guides build the strategy once,
+    at program start; a second one in the same process (pre-training then
+    fine-tuning in one script, or a caller that asks for the strategy
+    before `pretrain` does) would re-run that set-up on a live server. A
+    CI run of the two-worker test, whose workers built it twice, hung once;
+    the cause was not pinned down. The first strategy is reused instead.
     """
     key = os.environ.get("TF_CONFIG", "")
     if key not in _MULTI_WORKER:
