@@ -670,6 +670,10 @@ def classification_dataset(
     options = _ClipOptions.from_arguments(
         locals(), shuffle=shuffle and not balanced
     )
+    if not isinstance(copies, int) or copies < 1:
+        raise ValueError(
+            f"`copies` must be an int >= 1. Received: copies={copies!r}"
+        )
     if mixup_rate and not (multi_label or one_hot):
         raise ValueError(
             "Mixup mixes labels, so single-label targets must be one-hot. "

@@ -444,3 +444,5 @@ def test_copies_repeat_each_clip_with_its_own_augmentation(corpus):
         manifest, training=False, copies=3, **kwargs
     )
     assert sum(len(b[0]) for b in _batches(evaluation)) == 7
+    with pytest.raises(ValueError, match="copies=0"):
+        pipelines.classification_dataset(manifest, copies=0, **kwargs)
