@@ -90,16 +90,27 @@ def test_mirrored_finetune_with_both_mixups(tmp_path):
     assert "replicas 2" in out and "done 4" in out
 
 
+# XLA's CPU runtime runs the two simulated devices' steps on one thread
+# pool and aborts an all-reduce whose second participant has not started
+# within 40 s. On a 2-core machine busy with another test process this
+# has happened once (CI, 2026-12-06); it is the harness (simulated devices
+# on starved cores), not the training code, so that abort alone is retried.
+_XLA_RENDEZVOUS_ABORT = "Termination timeout for `all reduce"
+
+
 @pytest.mark.large
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution (JAX) only")
 def test_jax_data_parallel_two_devices(tmp_path):
-    out = _check(
-        _run(
+    for attempt in range(2):
+        result = _run(
             "jax_data_parallel",
-            tmp_path / "run",
+            tmp_path / f"run_{attempt}",
             XLA_FLAGS="--xla_force_host_platform_device_count=2",
         )
-    )
+        if attempt == 0 and _XLA_RENDEZVOUS_ABORT in result.stderr:
+            continue
+        break
+    out = _check(result)
     assert "replicas 2" in out and "done 4" in out
 
 
