@@ -190,20 +190,18 @@ def frontend_stats(cfg, x_pool):
     `PretrainConfig(frame_stats="audioset")` default)."""
     if cfg["standardize"] == "passt":
         return {"mean": -4.5, "std": 5.0}
-    if cfg["standardize"] == "audioset":
-        from keras_maskspec.utils import audioset_stats
-
-        # ((x + 4.5) / 5 - fm) / fs == (x - (5 fm - 4.5)) / (5 fs)
-        fm = np.asarray(audioset_stats.AUDIOSET_FRAME_MEAN, "float64")
-        fs = np.asarray(audioset_stats.AUDIOSET_FRAME_STD, "float64")
-        return {"mean": list(5.0 * fm - 4.5), "std": list(5.0 * fs)}
-    if cfg["standardize"] != "per_bin":
+    if cfg["standardize"] not in ("per_bin", "audioset"):
         raise ValueError(
             f"`standardize` must be 'passt', 'per_bin' or 'audioset'. "
             f"Received: standardize={cfg['standardize']!r}"
         )
     frontend = make_frontend({"mean": 0.0, "std": 1.0}, 0)
-    frontend.adapt([x_pool[i : i + 64] for i in range(0, len(x_pool), 64)])
+    if cfg["standardize"] == "audioset":
+        from keras_maskspec.utils.frame_stats import load_frame_statistics
+
+        frontend.set_statistics(*load_frame_statistics("audioset"))
+    else:
+        frontend.adapt([x_pool[i : i + 64] for i in range(0, len(x_pool), 64)])
     return {"mean": list(frontend.mean), "std": list(frontend.std)}
 
 

@@ -717,7 +717,7 @@ def classification_dataset(
     ds = ds.map(attach, num_parallel_calls=num_parallel_calls)
     ds = _fail_if_empty(ds, report, f"{len(paths)} {kind}")
     if training and copies > 1:
-        ds = _copies(ds, int(copies))
+        ds = _copies(ds, copies)
     ds = _augment(ds, options)
     if training and mixup_rate:
         partners = _partner_clips(kind, paths, options).map(

@@ -205,7 +205,7 @@ class Recipe:
             # and one-hot labels alike.
             kwargs.setdefault("one_hot", mixup or bool(config.mixup_alpha))
         kwargs.setdefault("crop", config.data_crop(training))
-        kwargs.setdefault("copies", config.replica_copies if training else 1)
+        kwargs.setdefault("copies", config.replica_copies)  # training only
         ds = data_lib.classification_dataset(
             clips.files,
             clips.labels,
