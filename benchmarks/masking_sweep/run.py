@@ -130,8 +130,8 @@ def probe(encoder, labelled, seed):
 
 def label(args, strategy):
     """The strategy's name in results; the local decoder says so."""
-    if args.decoder_attention == "local" and strategy != "none":
-        return f"{strategy} + local decoder"
+    if args.decoder_attention != "global" and strategy != "none":
+        return f"{strategy} + {args.decoder_attention} decoder"
     return strategy
 
 
@@ -288,8 +288,9 @@ def main(argv=None):
     parser.add_argument(
         "--decoder-attention",
         default="global",
-        choices=["global", "local"],
-        help="'local': Audio-MAE's windowed decoder (preset window/shift)",
+        choices=["global", "local", "swinv2"],
+        help="'local': windowed ViT decoder blocks; 'swinv2': Audio-MAE's "
+        "own windowed blocks (both with audiomae_base's window/shift)",
     )
     parser.add_argument(
         "--smoke", action="store_true", help="seconds-long check"

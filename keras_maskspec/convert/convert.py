@@ -15,7 +15,11 @@ Layouts (what every tensor is turned into):
   for a `(mel, time)` grid but added to time-major tokens; it and any
   trained (fine-tuned) table are kept as a `LearnedPositionEmbedding`.
 - The [CLS] token's position code is folded into the token.
-- timm `Block` parameters map one to one to `TransformerBlock`.
+- timm `Block` parameters map one to one to `TransformerBlock`; Audio-MAE's
+  Swin-V2 decoder blocks (`attn.tau`, `attn.meta_mlp.*` besides those) to
+  `CosineWindowTransformerBlock`, with Audio-MAE's fixed 4 x 4 windows and
+  (2, 0) shift in every second block. Its decoder position table (a fixed
+  buffer, the encoder's (mel, time) layout) is loaded as a learned table.
 """
 
 import logging
@@ -47,6 +51,17 @@ _KNOWN_HEADS = {
 }
 _KNOWN_HEADS.update({(1024, 4096): 16, (1280, 5120): 16})
 _DECODER_HEADS = {512: 16}
+# Audio-MAE `models_mae.py`, decoder_mode=1 (not in any tensor shape).
+_AUDIOMAE_WINDOW = (4, 4)
+_AUDIOMAE_SHIFT = (2, 0)
+_SWIN_PARAMS = (
+    "attn.tau",
+    "attn.meta_mlp.fc1.weight",
+    "attn.meta_mlp.fc1.bias",
+    "attn.meta_mlp.fc2.weight",
+    "attn.meta_mlp.fc2.bias",
+)
+_META_HIDDEN = 384
 _BLOCK_PARAMS = (
     "norm1.weight",
     "norm1.bias",
@@ -115,13 +130,16 @@ def convert_checkpoint(
     size, patch grid, classes, decoder) come from the tensor shapes. The
     result is:
 
-    - a `MaskSpecPretrainer` for a pre-training checkpoint whose decoder
-      this package can express (MaskSpec's plain ViT decoder);
-    - a `MaskSpecEncoder` for a pre-training checkpoint without such a
-      decoder (Audio-MAE's Swin-V2 decoder is dropped, with a logged
-      warning: its cosine attention, relative-position MLP and post-norm
-      blocks are not `decoder_attention="local"`'s pre-norm windowed ViT
-      blocks, which share only its windows and shifts), or with
+    - a `MaskSpecPretrainer` for a pre-training checkpoint with its
+      decoder: MaskSpec's plain ViT decoder (`decoder_attention="global"`)
+      or Audio-MAE's Swin-V2 decoder (`decoder_attention="swinv2"`:
+      `CosineWindowTransformerBlock`s, 4 x 4 windows shifted by (2, 0) in
+      every second block, as `models_mae.py` fixes them; checkpoints made
+      with `no_shift=True` are not told apart and would convert wrongly);
+      a decoder position table other than our sin-cos code is loaded as a
+      learned table (`decoder_position="learned"`);
+    - a `MaskSpecEncoder` for a pre-training checkpoint whose decoder
+      blocks are neither (dropped, with a logged warning), or with
       `encoder_only=True`;
     - a `MaskSpecClassifier` (logits; mean pooling + `fc_norm` + `head`)
       for a fine-tuned checkpoint. Its encoder's `final_norm` is not in
@@ -145,8 +163,9 @@ def convert_checkpoint(
         num_heads: int or `None`. Attention heads of the encoder (not
             visible in the shapes); `None` uses the ViT-Tiny/Small/Base/
             Large/Huge value for the checkpoint's width.
-        decoder_num_heads: int or `None`. Same for the decoder (`None`: 16
-            for the 512-wide MAE decoder).
+        decoder_num_heads: int or `None`. Same for a ViT decoder (`None`:
+            16 for the 512-wide MAE decoder); a Swin-V2 decoder's heads are
+            the size of its `tau`.
         frame_stats: `None`, a path to MaskSpec's `mean_std_128.npy`
             (`audioset/mean_std_128.npy` in their repository, read without
             executing its pickle), `"audioset"` (that table, bundled), a
@@ -232,6 +251,14 @@ def convert_checkpoint(
     if arch["kind"] == "pretrainer":
         if mask_ratio is None:
             mask_ratio = 0.75 if source == "maskspec" else 0.8
+        decoder_position = plan.position_table(
+            time_patches, "decoder_pos_embed"
+        )
+        window = {}
+        if arch["decoder_attention"] == "swinv2":
+            window = dict(
+                decoder_window=_AUDIOMAE_WINDOW, decoder_shift=_AUDIOMAE_SHIFT
+            )
         model = MaskSpecPretrainer(
             encoder,
             decoder_hidden_dim=arch["decoder_hidden_dim"],
@@ -239,8 +266,12 @@ def convert_checkpoint(
             decoder_num_heads=arch["decoder_num_heads"],
             decoder_intermediate_dim=arch["decoder_intermediate_dim"],
             mask_ratio=mask_ratio,
+            decoder_attention=arch["decoder_attention"],
+            decoder_position=decoder_position["kind"],
+            decoder_position_grid=decoder_position.get("grid"),
+            **window,
         )
-        _assign_decoder(model, plan, arch)
+        _assign_decoder(model, plan, arch, decoder_position)
         return model
     return encoder
 
@@ -305,6 +336,7 @@ class _Plan:
         self.source = source
         self.expected = {}
         self.dropped = []
+        self.decoder_kind = None
 
     def infer(self, num_heads, decoder_num_heads, encoder_only):
         state = self.state
@@ -400,6 +432,17 @@ class _Plan:
         dhidden = _shape(
             state, "decoder_blocks.0.mlp.fc1.weight", (None, ddim), self.source
         )[0]
+        swin = self.decoder_kind == "swinv2"
+        if swin:
+            heads = _shape(
+                state, "decoder_blocks.0.attn.tau", (None,), self.source
+            )[0]
+            if decoder_num_heads not in (None, heads):
+                raise ValueError(
+                    f"The Swin-V2 decoder has {heads} heads (its `tau`). "
+                    f"Received: decoder_num_heads={decoder_num_heads}"
+                )
+            decoder_num_heads = heads
         if decoder_num_heads is None:
             decoder_num_heads = _DECODER_HEADS.get(ddim)
             if decoder_num_heads is None:
@@ -424,16 +467,22 @@ class _Plan:
         dlayers = _block_indices(state, "decoder_blocks")
         for i in range(len(dlayers)):
             exp.update(_block_shapes(f"decoder_blocks.{i}", ddim, dhidden))
+            if swin:
+                exp.update(
+                    _swin_shapes(f"decoder_blocks.{i}", decoder_num_heads)
+                )
         arch.update(
             kind="pretrainer",
             decoder_hidden_dim=ddim,
             decoder_num_layers=len(dlayers),
             decoder_num_heads=decoder_num_heads,
             decoder_intermediate_dim=dhidden,
+            decoder_attention=self.decoder_kind,
         )
         self.check()
         table = self.state["decoder_pos_embed"][0]
-        if np.abs(table[0]).max() > _SINCOS_ATOL:
+        # A Swin decoder drops [CLS] before its blocks: its code is unused.
+        if not swin and np.abs(table[0]).max() > _SINCOS_ATOL:
             raise ValueError(
                 "The decoder's [CLS] position code is not zero, which our "
                 "decoder cannot express. Received: decoder_pos_embed[0]"
@@ -441,31 +490,30 @@ class _Plan:
         return arch
 
     def _decoder_reason(self):
-        """Why the decoder cannot be converted (`None` if it can)."""
-        keys = [k for k in self.state if k.startswith("decoder_blocks.")]
+        """Why the decoder cannot be converted (`None` if it can); sets
+        `decoder_kind` ("global": timm ViT blocks, "swinv2": Audio-MAE's)."""
+        keys = {k for k in self.state if k.startswith("decoder_blocks.")}
+        indices = _block_indices(self.state, "decoder_blocks")
         plain = {
-            f"decoder_blocks.{i}.{p}"
-            for i in _block_indices(self.state, "decoder_blocks")
-            for p in _BLOCK_PARAMS
+            f"decoder_blocks.{i}.{p}" for i in indices for p in _BLOCK_PARAMS
         }
-        if not keys or set(keys) != plain:
+        swin = plain | {
+            f"decoder_blocks.{i}.{p}" for i in indices for p in _SWIN_PARAMS
+        }
+        if keys and keys == plain:
+            self.decoder_kind = "global"
+        elif keys and keys == swin:
+            if self.source != "audiomae":
+                return "Swin-V2 decoder blocks are Audio-MAE's, not MaskSpec's"
+            self.decoder_kind = "swinv2"
+        else:
             return (
-                "its decoder blocks are not plain ViT blocks (Audio-MAE's "
-                "Swin-V2 decoder blocks: cosine attention, relative-position "
-                "MLP, post-norm; MaskSpecPretrainer(decoder_attention="
-                "'local') has its windows but not these blocks)"
+                "its decoder blocks are neither timm ViT blocks nor "
+                "Audio-MAE's Swin-V2 blocks"
             )
         table = self.state.get("decoder_pos_embed")
         if table is None or table.shape[1] != 1 + self.grid[0] * self.grid[1]:
             return "its decoder position table does not fit the patch grid"
-        ours = self._ours_to_theirs(
-            _sincos(self.grid, table.shape[-1]).reshape(-1, table.shape[-1])
-        )
-        if np.abs(table[0, 1:] - ours).max() > _SINCOS_ATOL:
-            return (
-                "its decoder position table is not the 2-D sin-cos code our "
-                "decoder computes"
-            )
         return None
 
     def _drop_decoder(self, reason, warn=False):
@@ -515,24 +563,26 @@ class _Plan:
             )
         return rows
 
-    def position_table(self, time_patches):
-        """The encoder's position code: sin-cos, or a table to load."""
+    def position_table(self, time_patches, key="pos_embed"):
+        """A position code (`pos_embed` or `decoder_pos_embed`): sin-cos,
+        or a table to load."""
         self.check()
-        table = self.state["pos_embed"][0]
+        table = self.state[key][0]
         grid_table = self._theirs_to_ours(table[1:])
-        if np.abs(grid_table - _sincos(self.grid, self.dim)).max() <= (
-            _SINCOS_ATOL
-        ):
+        sincos = _sincos(self.grid, table.shape[-1])
+        if np.abs(grid_table - sincos).max() <= _SINCOS_ATOL:
             logger.info(
-                "pos_embed is the fixed 2-D sin-cos code (checked); the "
-                "encoder recomputes it for any clip length."
+                "%s is the fixed 2-D sin-cos code (checked); the model "
+                "recomputes it for any clip length.",
+                key,
             )
             return {"kind": "sincos", "cls": table[0]}
         if time_patches is not None and time_patches != self.grid[0]:
             grid_table = _interpolate(grid_table, time_patches)
             logger.warning(
-                "Interpolated the learned position table from %s to %s "
+                "Interpolated the learned position table %s from %s to %s "
                 "(time x mel patches), bicubic as in DeiT/MAE.",
+                key,
                 self.grid,
                 (time_patches, self.grid[1]),
             )
@@ -566,14 +616,21 @@ def _assign_encoder(encoder, plan, position):
         _assign_norm(encoder.final_norm, state, "norm")
 
 
-def _assign_decoder(model, plan, arch):
+def _assign_decoder(model, plan, arch, position):
     state = plan.state
     _assign_dense(model.get_layer("decoder_embed"), state, "decoder_embed")
     _set(model.get_layer("mask_tokens").mask_token, state["mask_token"])
+    if position["kind"] == "learned":
+        layer = model.get_layer("decoder_position_embedding")
+        _set(layer.table, position["table"])
     for i in range(arch["decoder_num_layers"]):
-        _assign_block(
-            model.get_layer(f"decoder_layer_{i}"), state, f"decoder_blocks.{i}"
-        )
+        block = model.get_layer(f"decoder_layer_{i}")
+        prefix = f"decoder_blocks.{i}"
+        _assign_block(block, state, prefix)
+        if arch["decoder_attention"] == "swinv2":
+            _assign_dense(block.meta_fc1, state, f"{prefix}.attn.meta_mlp.fc1")
+            _assign_dense(block.meta_fc2, state, f"{prefix}.attn.meta_mlp.fc2")
+            _set(block.tau, state[f"{prefix}.attn.tau"])
     _assign_norm(model.get_layer("decoder_norm"), state, "decoder_norm")
     weight = state["decoder_pred.weight"]
     bias = state["decoder_pred.bias"]
@@ -637,6 +694,17 @@ def _block_shapes(prefix, dim, hidden):
         )
     )
     return {f"{prefix}.{k}": v for k, v in shapes.items()}
+
+
+def _swin_shapes(prefix, heads):
+    shapes = [
+        (heads,),
+        (_META_HIDDEN, 2),
+        (_META_HIDDEN,),
+        (heads, _META_HIDDEN),
+        (heads,),
+    ]
+    return {f"{prefix}.{k}": v for k, v in zip(_SWIN_PARAMS, shapes)}
 
 
 def _block_indices(state, prefix):

@@ -1,6 +1,9 @@
 """Keras layers of keras_maskspec (keras.ops only: every backend)."""
 
 from keras_maskspec.layers.class_token import ClassToken
+from keras_maskspec.layers.cosine_window_transformer_block import (
+    CosineWindowTransformerBlock,
+)
 from keras_maskspec.layers.drop_path import DropPath
 from keras_maskspec.layers.kaldi_fbank import KaldiFbank
 from keras_maskspec.layers.learned_position_embedding import (

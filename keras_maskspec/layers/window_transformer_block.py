@@ -28,8 +28,9 @@ class WindowTransformerBlock(TransformerBlock):
     blocks with shifts `(0, 0)` and `shift_size` alternately lets
     information cross window borders, as in Audio-MAE's decoder. A grid
     that is not a whole number of windows is padded at the end; padded
-    patches are never attended to. Windows larger than the grid are
-    clipped to it (then no shift along that axis).
+    patches are never attended to. A window as large as the grid or larger
+    is clipped to it, and then not shifted along that axis (Swin's rule; along
+    time only when the number of time patches is fixed in the graph).
 
     Equivalently: a query at `(t, f)` attends to the keys `(t', f')` with
     `(t - s_t) // w_t == (t' - s_t) // w_t` and `(f - s_f) // w_f ==
@@ -114,6 +115,8 @@ class WindowTransformerBlock(TransformerBlock):
         gt = grid.shape[1]
         if gt is None:
             gt = ops.shape(grid)[1]
+        elif gt <= wt:  # one window covers time: no time shift (Swin)
+            wt, st = gt, 0
         pad_t = (-gt) % wt
         pad_f = (-gf) % wf
         grid = ops.pad(grid, ((0, 0), (0, pad_t), (0, pad_f), (0, 0)))
@@ -150,18 +153,20 @@ class WindowTransformerBlock(TransformerBlock):
         region = to_windows(region[None, :, :, None], 1)[0, ..., 0]
         real = to_windows(ops.cast(real, "int32")[None, :, :, None], 1)
         real = real[0, ..., 0]
-        allowed = ops.logical_and(
-            region[..., :, None] == region[..., None, :],
-            (real > 0)[..., None, :],
-        )  # (windows, query, key)
+        # (windows, query, key): same shifted-window region; a real key.
+        same_region = region[..., :, None] == region[..., None, :]
+        real_key = ops.broadcast_to(
+            (real > 0)[..., None, :], ops.shape(same_region)
+        )
         qkv = ops.reshape(
             self.qkv(windows), (batch, nt * nf, length, 3, heads, head_dim)
         )
         q, k, v = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
         # At most 5-D: TensorFlow's oneDNN softmax takes no more.
-        scores = ops.einsum("bwqhd,bwkhd->bwhqk", q, k)
-        scores = ops.cast(scores, "float32") * head_dim**-0.5
-        scores = ops.where(allowed[None, :, None], scores, -1e9)
+        scores = self._window_scores(q, k, (wt, wf), training)
+        scores = self._mask_scores(
+            scores, same_region[None, :, None], real_key[None, :, None]
+        )
         weights = ops.cast(ops.softmax(scores, axis=-1), v.dtype)
         weights = self._dropout(weights, self.attention_dropout, training)
         out = ops.einsum("bwhqk,bwkhd->bwqhd", weights, v)
@@ -172,6 +177,22 @@ class WindowTransformerBlock(TransformerBlock):
             out = ops.roll(out, shift=(st, sf), axis=(1, 2))
         out = out[:, :gt, :gf]
         return self.proj(ops.reshape(out, (batch, -1, dim)))
+
+    def _window_scores(self, q, k, window, training):
+        """Attention logits `(batch, windows, heads, query, key)`, float32.
+
+        `q`, `k`: `(batch, windows, window_tokens, heads, head_dim)`;
+        `window`: the `(time, frequency)` window after clipping.
+        """
+        del window, training
+        scores = ops.einsum("bwqhd,bwkhd->bwhqk", q, k)
+        head_dim = self.hidden_dim // self.num_heads
+        return ops.cast(scores, "float32") * head_dim**-0.5
+
+    def _mask_scores(self, scores, same_region, real_key):
+        """Keys outside the query's shifted window or padded: never seen."""
+        allowed = ops.logical_and(same_region, real_key)
+        return ops.where(allowed, scores, -1e9)
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,13 @@
 import keras
 from keras import ops
 
+from keras_maskspec.layers.cosine_window_transformer_block import (
+    CosineWindowTransformerBlock,
+)
+from keras_maskspec.layers.learned_position_embedding import (
+    LearnedPositionEmbedding,
+)
+from keras_maskspec.layers.learned_position_embedding import SinCosInitializer
 from keras_maskspec.layers.mask_token_restore import MaskTokenRestore
 from keras_maskspec.layers.patching import Patchify
 from keras_maskspec.layers.random_patch_masking import STRATEGIES
@@ -26,6 +33,7 @@ from keras_maskspec.models.presets import PRETRAINING
 from keras_maskspec.models.presets import get_decoder_preset
 
 _DEFAULT = get_decoder_preset(DEFAULT_PRESET)
+_DECODER_ATTENTION = ("global", "local", "swinv2")
 
 
 @keras.saving.register_keras_serializable(package="keras_maskspec")
@@ -61,14 +69,28 @@ class MaskSpecPretrainer(MaskSpecModel):
             `"inverse_block"`; see `RandomPatchMasking`. Defaults to
             `"random"`.
         decoder_attention: str. `"global"` (the paper's: every decoder
-            token attends to all, with the `[CLS]` token) or `"local"`
-            (Audio-MAE: attention within `decoder_window` windows of the
-            patch grid, shifted by `decoder_shift` in every second block;
-            no `[CLS]` in the decoder). Defaults to `"global"`.
+            token attends to all, with the `[CLS]` token), `"local"`
+            (attention within `decoder_window` windows of the patch grid,
+            shifted by `decoder_shift` in every second block, in the same
+            pre-norm ViT blocks as the encoder; no `[CLS]` in the decoder)
+            or `"swinv2"` (the same windows in Audio-MAE's own decoder
+            blocks, `CosineWindowTransformerBlock`: post-norm, scaled
+            cosine attention, an MLP relative-position bias). Defaults to
+            `"global"`.
         decoder_window: int or pair `(time, frequency)`. Window of the
             local decoder, in patches. Defaults to `(4, 4)` (Audio-MAE).
         decoder_shift: int, pair or `None`. Shift of every second local
             block; `None`: half the window (Swin). Audio-MAE uses `(2, 0)`.
+        decoder_position: str. `"sincos"`: the fixed 2-D sin-cos code of
+            the patch grid, for any clip length (MAE's, MaskSpec's). Or
+            `"learned"`: a table over `decoder_position_grid` held as a
+            weight, started from the sin-cos code; converted checkpoints
+            whose decoder table is not our code (Audio-MAE's, laid out for
+            a `(mel, time)` grid) load theirs into it. Defaults to
+            `"sincos"`.
+        decoder_position_grid: pair `(time_patches, mel_patches)` of the
+            `"learned"` table; clips may be shorter, not longer. Defaults
+            to `None` (required with `"learned"`).
 
     Input shape:
         `(batch, samples)` waveforms at `encoder.sample_rate`.
@@ -109,6 +131,8 @@ class MaskSpecPretrainer(MaskSpecModel):
         decoder_attention="global",
         decoder_window=(4, 4),
         decoder_shift=None,
+        decoder_position="sincos",
+        decoder_position_grid=None,
         **kwargs,
     ):
         # === Layers ===
@@ -117,10 +141,15 @@ class MaskSpecPretrainer(MaskSpecModel):
                 f"`masking` must be one of {STRATEGIES}. Received: "
                 f"masking={masking!r}"
             )
-        if decoder_attention not in ("global", "local"):
+        if decoder_attention not in _DECODER_ATTENTION:
             raise ValueError(
-                "`decoder_attention` must be 'global' or 'local'. Received: "
-                f"decoder_attention={decoder_attention!r}"
+                f"`decoder_attention` must be one of {_DECODER_ATTENTION}. "
+                f"Received: decoder_attention={decoder_attention!r}"
+            )
+        if decoder_position not in ("sincos", "learned"):
+            raise ValueError(
+                "`decoder_position` must be 'sincos' or 'learned'. "
+                f"Received: decoder_position={decoder_position!r}"
             )
         if encoder is None:
             encoder = MaskSpecEncoder()
@@ -152,13 +181,38 @@ class MaskSpecPretrainer(MaskSpecModel):
             decoder_hidden_dim, dtype=dtype, name="decoder_embed"
         )
         mask_tokens = MaskTokenRestore(dtype=dtype, name="mask_tokens")
-        decoder_position = SinCosPositionEmbedding(
-            dtype=dtype, name="decoder_position_embedding"
-        )
+        if decoder_position == "learned":
+            if decoder_position_grid is None:
+                raise ValueError(
+                    "`decoder_position='learned'` needs "
+                    "`decoder_position_grid=(time_patches, mel_patches)`. "
+                    "Received: decoder_position_grid=None"
+                )
+            grid = _pair(decoder_position_grid, "decoder_position_grid")
+            if grid[1] != grid_frequency or grid[0] < 1:
+                raise ValueError(
+                    "`decoder_position_grid` must be (time_patches, "
+                    f"{grid_frequency}) for this encoder's {grid_frequency} "
+                    "mel patches. Received: "
+                    f"decoder_position_grid={decoder_position_grid}"
+                )
+            decoder_position_grid = grid
+            decoder_position_layer = LearnedPositionEmbedding(
+                *grid,
+                initializer=SinCosInitializer(),
+                dtype=dtype,
+                name="decoder_position_embedding",
+            )
+        else:
+            decoder_position_grid = None
+            decoder_position_layer = SinCosPositionEmbedding(
+                dtype=dtype, name="decoder_position_embedding"
+            )
         block_kwargs = dict(
             layer_norm_epsilon=encoder.layer_norm_epsilon, dtype=dtype
         )
-        if decoder_attention == "local":
+        local = decoder_attention != "global"
+        if local:
             window = _pair(decoder_window, "decoder_window")
             shift = (
                 tuple(w // 2 for w in window)
@@ -174,14 +228,14 @@ class MaskSpecPretrainer(MaskSpecModel):
             block_kwargs["frequency_patches"] = grid_frequency
             block_kwargs["window_size"] = window
         decoder_layers = []
+        block = {
+            "global": TransformerBlock,
+            "local": WindowTransformerBlock,
+            "swinv2": CosineWindowTransformerBlock,
+        }[decoder_attention]
         for i in range(decoder_num_layers):
-            if decoder_attention == "local":
+            if local:
                 block_kwargs["shift_size"] = shift if i % 2 else (0, 0)
-            block = (
-                WindowTransformerBlock
-                if decoder_attention == "local"
-                else TransformerBlock
-            )
             decoder_layers.append(
                 block(
                     decoder_hidden_dim,
@@ -211,8 +265,8 @@ class MaskSpecPretrainer(MaskSpecModel):
         filled = keras.layers.Reshape(
             (-1, encoder.mel_patches(), decoder_hidden_dim)
         )(filled)
-        filled = decoder_position(filled)
-        if decoder_attention == "local":
+        filled = decoder_position_layer(filled)
+        if local:
             # Windows cover the patch grid only (Audio-MAE drops [CLS]).
             y = filled
         else:
@@ -220,7 +274,7 @@ class MaskSpecPretrainer(MaskSpecModel):
         for block in decoder_layers:
             y = block(y)
         y = decoder_head(decoder_norm(y))
-        if decoder_attention == "global":
+        if not local:
             y = y[:, 1:]
         target = Patchify(encoder.patch_size, name="patchify")(spectrogram)
         outputs = {
@@ -247,6 +301,8 @@ class MaskSpecPretrainer(MaskSpecModel):
         self.decoder_attention = decoder_attention
         self.decoder_window = decoder_window
         self.decoder_shift = decoder_shift
+        self.decoder_position = decoder_position
+        self.decoder_position_grid = decoder_position_grid
         self.reconstruction_loss = MaskedPatchMSE(
             normalize_targets=normalize_targets
         )
@@ -383,6 +439,8 @@ class MaskSpecPretrainer(MaskSpecModel):
             "decoder_attention": self.decoder_attention,
             "decoder_window": self.decoder_window,
             "decoder_shift": self.decoder_shift,
+            "decoder_position": self.decoder_position,
+            "decoder_position_grid": self.decoder_position_grid,
         }
 
     @classmethod
@@ -402,7 +460,7 @@ class MaskSpecPretrainer(MaskSpecModel):
         (192, 512)
         >>> model = MaskSpecPretrainer.from_preset("audiomae_base")
         >>> model.decoder_attention, model.mask_ratio, model.decoder_shift
-        ('local', 0.8, (2, 0))
+        ('swinv2', 0.8, (2, 0))
         """
         encoder = MaskSpecEncoder._preset_arguments(
             preset, **(encoder_kwargs or {})

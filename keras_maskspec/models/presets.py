@@ -5,8 +5,8 @@ A preset names a complete model size: encoder (`hidden_dim`, `num_layers`,
 three ViT sizes share one decoder; `"maskspec_test"` is a seconds-fast
 model for tests and examples. `"audiomae_base"` is Audio-MAE's setting on
 the same pipeline (16 kHz Kaldi fbank front end, 80% masking, a 16-block
-local-attention decoder), so the two ideas can be compared with one flag;
-its extra keys (`PRETRAINER_KEYS`, `frontend`) are pre-trainer and
+Swin-V2 local-attention decoder), so the two ideas can be compared with one
+flag; its extra keys (`PRETRAINER_KEYS`, `frontend`) are pre-trainer and
 encoder arguments. Sources and numbers: `docs/presets.md`. Constructors
 take their defaults from `DEFAULT_PRESET`; `compile()` takes its defaults
 from `PRETRAINING` and `FINE_TUNING`.
@@ -62,8 +62,9 @@ PRESETS = {
     # facebookresearch/AudioMAE `models_mae.py` (decoder_mode=1): ViT-B
     # encoder on 1024 x 128 Kaldi fbank frames (10.24 s at 16 kHz, AudioSet
     # mean/std as in `convert --from audiomae`), 80% random masking, and a
-    # decoder of 16 blocks (512 wide, 16 heads, MLP 2048) with 4 x 4 windows,
-    # shifted by (2, 0) in every second block.
+    # decoder of 16 of its Swin-V2 blocks (`CosineWindowTransformerBlock`:
+    # 512 wide, 16 heads, MLP 2048) with 4 x 4 windows, shifted by (2, 0) in
+    # every second block.
     "audiomae_base": {
         "hidden_dim": 768,
         "num_layers": 12,
@@ -85,7 +86,7 @@ PRESETS = {
         "decoder_num_layers": 16,
         "decoder_num_heads": 16,
         "decoder_intermediate_dim": 2048,
-        "decoder_attention": "local",
+        "decoder_attention": "swinv2",
         "decoder_window": (4, 4),
         "decoder_shift": (2, 0),
         "masking": "random",

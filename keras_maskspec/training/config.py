@@ -359,8 +359,9 @@ class PretrainConfig(RunConfig):
             "time", "frequency", "time_frequency", "block",
             "inverse_block"; `None`: the preset's ("random"). Defaults to
             `None`.
-        decoder_attention: `"global"`, `"local"` (Audio-MAE's shifted
-            windows) or `None` (the preset's). Defaults to `None`.
+        decoder_attention: `"global"`, `"local"` (shifted windows in ViT
+            blocks), `"swinv2"` (Audio-MAE's own windowed blocks) or `None`
+            (the preset's). Defaults to `None`.
         decoder_window: `[time, mel]` patches per local window, or `None`
             (the preset's). Defaults to `None`.
         decoder_shift: `[time, mel]` shift of every second local block, or

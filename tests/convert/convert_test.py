@@ -148,26 +148,94 @@ def test_maskspec_finetuned_checkpoint_and_run_dir(tmp_path):
     assert isinstance(encoder.position_embedding, LearnedPositionEmbedding)
 
 
-def test_audiomae_pretrained_checkpoint_drops_swin_decoder(tmp_path, caplog):
-    module = _seeded(ref.AudioMAEPretrain, 112, DIM, DEPTH, HEADS, DDIM)
+def _audiomae_pretrain_module():
+    """A 2-block Swin-V2 decoder, 8 x 8 patches, tau and bias non-trivial."""
+    module = _seeded(ref.AudioMAEPretrain, 128, DIM, DEPTH, HEADS, DDIM)
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for block in module.decoder_blocks:
+            block.attn.tau.copy_(
+                torch.rand(block.attn.tau.shape, generator=generator) + 0.1
+            )
+            block.attn.qkv.weight.mul_(3.0)
+            block.attn.meta_mlp.fc2.bias.add_(
+                torch.randn(HEADS, generator=generator)
+            )
+    return module
+
+
+def test_audiomae_pretrained_checkpoint_keeps_swin_decoder(tmp_path):
+    module = _audiomae_pretrain_module()
     path = _save(module, tmp_path / "pretrained.pth")
     wave = _waveform(16000)
     with torch.no_grad():
-        expected = module(torch.from_numpy(wave)).numpy()
+        latent, pred = (v.numpy() for v in module(torch.from_numpy(wave)))
 
-    with caplog.at_level(logging.WARNING, logger="keras_maskspec.convert"):
-        encoder = convert_checkpoint(path, "audiomae", num_heads=HEADS)
-    assert "Dropping the decoder" in caplog.text
-    assert isinstance(encoder, MaskSpecEncoder)
+    model = convert_checkpoint(
+        path, "audiomae", num_heads=HEADS, mask_ratio=0.0
+    )
+    assert isinstance(model, MaskSpecPretrainer)
+    assert model.decoder_attention == "swinv2"
+    assert model.decoder_num_heads == 2  # the size of its tau
+    assert tuple(model.decoder_window) == (4, 4)
+    assert [
+        model.get_layer(f"decoder_layer_{i}").shift_size for i in range(2)
+    ] == [(0, 0), (2, 0)]
+    # Audio-MAE's decoder table is its (mel, time)-laid-out sin-cos code.
+    assert model.decoder_position == "learned"
+    assert model.decoder_position_grid == (8, 8)
+    encoder = model.encoder
     # Audio-MAE's table is sin-cos for a (mel, time) grid added to
     # time-major tokens: kept as a table, not re-computed.
     assert encoder.position_embedding_kind == "learned"
-    assert encoder.position_grid == (7, 8)
-    assert encoder.frontend.target_length == 112
+    assert encoder.position_grid == (8, 8)
+    assert encoder.frontend.target_length == 128
     assert encoder.sample_rate == 16000
     np.testing.assert_allclose(
-        encoder.predict(wave, verbose=0), expected, atol=ATOL
+        encoder.predict(wave, verbose=0), latent, atol=ATOL
     )
+    # Nothing hidden: the decoder sees every token. Audio-MAE's patches
+    # are time-major with (time, mel) pixels, like ours.
+    recon = model.predict(wave, verbose=0)["reconstruction"]
+    np.testing.assert_allclose(recon, pred, atol=ATOL)
+
+    restored = run_saved(model, tmp_path / "pretrainer.keras")
+    np.testing.assert_allclose(
+        restored.predict(wave, verbose=0)["reconstruction"], pred, atol=ATOL
+    )
+
+
+def test_audiomae_encoder_only_drops_the_decoder(tmp_path, caplog):
+    module = _audiomae_pretrain_module()
+    wave = _waveform(16000)
+    with torch.no_grad():
+        latent, _ = (v.numpy() for v in module(torch.from_numpy(wave)))
+    with caplog.at_level(logging.INFO, logger="keras_maskspec.convert"):
+        encoder = convert_checkpoint(
+            module.state_dict(), "audiomae", num_heads=HEADS, encoder_only=True
+        )
+    assert "Dropping the decoder" in caplog.text
+    assert isinstance(encoder, MaskSpecEncoder)
+    np.testing.assert_allclose(
+        encoder.predict(wave, verbose=0), latent, atol=ATOL
+    )
+
+
+def test_unknown_decoder_blocks_are_dropped_with_a_warning(caplog):
+    module = _audiomae_pretrain_module()
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    state["decoder_blocks.0.attn.relative_position_bias_table"] = np.zeros(
+        (49, 2)
+    )
+    with caplog.at_level(logging.WARNING, logger="keras_maskspec.convert"):
+        encoder = convert_checkpoint(state, "audiomae", num_heads=HEADS)
+    assert "neither timm ViT blocks nor Audio-MAE's Swin-V2" in caplog.text
+    assert isinstance(encoder, MaskSpecEncoder)
+
+
+def run_saved(model, path):
+    model.save(path)
+    return keras.saving.load_model(path)
 
 
 def test_audiomae_finetuned_checkpoint(tmp_path):

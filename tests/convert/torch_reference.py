@@ -63,14 +63,155 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class SwinLikeBlock(Block):
-    """Stands in for Audio-MAE's Swin decoder block (extra bias table)."""
+class _MetaMlp(nn.Module):
+    """timm `Mlp(2, 384, heads, act_layer=nn.ReLU, drop=0.1)` (eval)."""
 
-    def __init__(self, dim, num_heads, mlp_ratio=2.0):
-        super().__init__(dim, num_heads, mlp_ratio)
-        self.attn.relative_position_bias_table = nn.Parameter(
-            torch.zeros(49, num_heads)
+    def __init__(self, hidden, out):
+        super().__init__()
+        self.fc1 = nn.Linear(2, hidden)
+        self.fc2 = nn.Linear(hidden, out)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class WindowMultiHeadAttention(nn.Module):
+    """Audio-MAE `timm_patch/swin_transformer.py` (timm 0.5 Swin-V2 CR),
+    copied: scaled cosine attention, per-head `tau`, log-spaced
+    continuous position bias from `meta_mlp`."""
+
+    def __init__(self, dim, num_heads, window_size, meta_hidden_dim=384):
+        super().__init__()
+        self.window_size = window_size
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim, bias=True)
+        self.meta_mlp = _MetaMlp(meta_hidden_dim, num_heads)
+        self.register_parameter("tau", nn.Parameter(torch.ones(num_heads)))
+        coordinates = torch.stack(
+            torch.meshgrid(
+                [torch.arange(window_size[0]), torch.arange(window_size[1])],
+                indexing="ij",
+            ),
+            dim=0,
+        ).flatten(1)
+        relative = coordinates[:, :, None] - coordinates[:, None, :]
+        relative = relative.permute(1, 2, 0).reshape(-1, 2).float()
+        self.register_buffer(
+            "relative_coordinates_log",
+            torch.sign(relative) * torch.log(1.0 + relative.abs()),
+            persistent=False,
         )
+
+    def _relative_positional_encodings(self):
+        area = self.window_size[0] * self.window_size[1]
+        bias = self.meta_mlp(self.relative_coordinates_log)
+        return bias.transpose(1, 0).reshape(self.num_heads, area, area)[None]
+
+    def forward(self, x, mask=None):
+        bw, length, c = x.shape
+        qkv = self.qkv(x).view(
+            bw, length, 3, self.num_heads, c // self.num_heads
+        )
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        denom = torch.norm(query, dim=-1, keepdim=True) @ torch.norm(
+            key, dim=-1, keepdim=True
+        ).transpose(-2, -1)
+        attn = query @ key.transpose(-2, -1) / denom.clamp(min=1e-6)
+        attn = attn / self.tau.clamp(min=0.01).reshape(1, self.num_heads, 1, 1)
+        attn = attn + self._relative_positional_encodings()
+        if mask is not None:
+            num_win = mask.shape[0]
+            attn = attn.view(
+                bw // num_win, num_win, self.num_heads, length, length
+            )
+            attn = attn + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, self.num_heads, length, length)
+        attn = attn.softmax(dim=-1)
+        x = (attn @ value).transpose(1, 2).reshape(bw, length, -1)
+        return self.proj(x)
+
+
+def _window_partition(x, ws):
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws[0], ws[0], w // ws[1], ws[1], c)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws[0], ws[1], c)
+
+
+def _window_reverse(windows, ws, size):
+    h, w = size
+    b = int(windows.shape[0] / (h * w / ws[0] / ws[1]))
+    x = windows.view(b, h // ws[0], w // ws[1], ws[0], ws[1], -1)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(b, h, w, -1)
+
+
+class SwinTransformerBlock(nn.Module):
+    """Audio-MAE's decoder block (`decoder_mode=1`), copied from its
+    `timm_patch/swin_transformer.py`: post-norm branches, a cyclic shift
+    and Swin's -100 region mask. LayerNorm eps 1e-6 (`norm_layer`)."""
+
+    def __init__(self, dim, num_heads, feat_size, window_size, shift_size):
+        super().__init__()
+        self.feat_size = feat_size
+        self.window_size = tuple(
+            f if f <= w else w for f, w in zip(feat_size, window_size)
+        )
+        self.shift_size = tuple(
+            0 if f <= w else s
+            for f, w, s in zip(feat_size, self.window_size, shift_size)
+        )
+        self.window_area = self.window_size[0] * self.window_size[1]
+        self.attn = WindowMultiHeadAttention(dim, num_heads, self.window_size)
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, dim * 4)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        if any(self.shift_size):
+            h, w = self.feat_size
+            img_mask = torch.zeros((1, h, w, 1))
+            cnt = 0
+            ws, ss = self.window_size, self.shift_size
+            for hs in (
+                slice(0, -ws[0]),
+                slice(-ws[0], -ss[0]),
+                slice(-ss[0], None),
+            ):
+                for wsl in (
+                    slice(0, -ws[1]),
+                    slice(-ws[1], -ss[1]),
+                    slice(-ss[1], None),
+                ):
+                    img_mask[:, hs, wsl, :] = cnt
+                    cnt += 1
+            mask_windows = _window_partition(img_mask, ws).view(
+                -1, self.window_area
+            )
+            attn_mask = mask_windows.unsqueeze(1) - mask_windows.unsqueeze(2)
+            attn_mask = attn_mask.masked_fill(attn_mask != 0, -100.0)
+            attn_mask = attn_mask.masked_fill(attn_mask == 0, 0.0)
+        else:
+            attn_mask = None
+        self.register_buffer("attn_mask", attn_mask, persistent=False)
+
+    def _shifted_window_attn(self, x):
+        h, w = self.feat_size
+        b, length, c = x.shape
+        x = x.view(b, h, w, c)
+        sh, sw = self.shift_size
+        if any(self.shift_size):
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        windows = _window_partition(x, self.window_size).view(
+            -1, self.window_area, c
+        )
+        windows = self.attn(windows, mask=self.attn_mask)
+        windows = windows.view(-1, self.window_size[0], self.window_size[1], c)
+        x = _window_reverse(windows, self.window_size, self.feat_size)
+        if any(self.shift_size):
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        return x.view(b, length, c)
+
+    def forward(self, x):
+        x = x + self.norm1(self._shifted_window_attn(x))
+        return x + self.norm2(self.mlp(x))
 
 
 class PatchEmbed(nn.Module):
@@ -288,24 +429,45 @@ class _AudioMAEBase(nn.Module):
 
 
 class AudioMAEPretrain(_AudioMAEBase):
-    """Audio-MAE `MaskedAutoencoderViT` (audio_exp, decoder_mode=1)."""
+    """Audio-MAE `MaskedAutoencoderViT` (audio_exp, decoder_mode=1).
 
-    def __init__(self, target_length, dim, depth, heads, ddim):
+    `forward` returns the normed encoder tokens and `forward_decoder`'s
+    prediction with nothing hidden (`ids_restore` the identity). Blocks
+    `SwinTransformerBlock(num_heads=dheads, window (4, 4), shift (0, 0) /
+    (2, 0) alternately)`; Audio-MAE fixes 16 blocks of 16 heads.
+    """
+
+    def __init__(
+        self, target_length, dim, depth, heads, ddim, ddepth=2, dheads=2
+    ):
         super().__init__()
         self._init_encoder(target_length, dim, depth, heads)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        n = self.patch_hw[0] * self.patch_hw[1]
         self.decoder_embed = nn.Linear(dim, ddim, bias=True)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, ddim))
         self.decoder_pos_embed = nn.Parameter(
-            torch.zeros(1, n + 1, ddim), requires_grad=False
+            torch.from_numpy(sincos_2d(ddim, *self.patch_hw)).float(),
+            requires_grad=False,
         )
-        self.decoder_blocks = nn.ModuleList([SwinLikeBlock(ddim, 2)])
+        feat_size = (self.patch_hw[1], self.patch_hw[0])  # (time, mel)
+        self.decoder_blocks = nn.ModuleList(
+            [
+                SwinTransformerBlock(
+                    ddim, dheads, feat_size, (4, 4), (2, 0) if i % 2 else (0, 0)
+                )
+                for i in range(ddepth)
+            ]
+        )
         self.decoder_norm = nn.LayerNorm(ddim, eps=1e-6)
         self.decoder_pred = nn.Linear(ddim, 16 * 16, bias=True)
 
     def forward(self, waveform):
-        return self.norm(self.features(waveform))
+        latent = self.norm(self.features(waveform))
+        x = self.decoder_embed(latent) + self.decoder_pos_embed
+        x = x[:, 1:, :]
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return latent, self.decoder_pred(self.decoder_norm(x))
 
 
 class AudioMAEViT(_AudioMAEBase):

@@ -17,6 +17,8 @@ def windowed_attention_oracle(x, block, gt, gf):
     (wt, wf), (st, sf) = block.window_size, block.shift_size
     if wf >= gf:
         wf, sf = gf, 0
+    if wt >= gt:
+        wt, st = gt, 0
     heads, dim = block.num_heads, block.hidden_dim
     head_dim = dim // heads
     kernel, bias = [w.astype("float64") for w in block.qkv.get_weights()]
@@ -45,6 +47,7 @@ def windowed_attention_oracle(x, block, gt, gf):
         (7, 6, (4, 4), (1, 3)),  # padded on both axes
         (6, 4, (3, 8), (2, 5)),  # window wider than the frequency axis
         (5, 8, 2, 1),
+        (4, 8, (4, 4), (2, 0)),  # one window along time: no time shift
     ],
 )
 def test_matches_numpy_windowed_attention(gt, gf, window, shift):

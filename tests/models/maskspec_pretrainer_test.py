@@ -244,6 +244,66 @@ def test_local_decoder_symbolic_call():
     )
 
 
+def test_swinv2_decoder_blocks_fit_and_save(tmp_path):
+    model = tiny_pretrainer(
+        decoder_attention="swinv2",
+        decoder_window=(2, 4),
+        decoder_shift=(1, 0),
+        decoder_num_layers=2,
+    )
+    blocks = [model.get_layer(f"decoder_layer_{i}") for i in range(2)]
+    assert [type(b).__name__ for b in blocks] == [
+        "CosineWindowTransformerBlock"
+    ] * 2
+    assert [b.shift_size for b in blocks] == [(0, 0), (1, 0)]
+    run_fit_test(model, tone_batch(4, 0.5))
+    assert_config_complete(model)
+    restored = run_model_saving_test(model, tone_batch(2, 0.5), tmp_path)
+    assert restored.decoder_attention == "swinv2"
+    assert type(restored.get_layer("decoder_layer_1")).__name__ == (
+        "CosineWindowTransformerBlock"
+    )
+
+
+def test_learned_decoder_position_starts_at_sincos_and_round_trips(tmp_path):
+    sincos = tiny_pretrainer(mask_ratio=0.0)
+    learned = tiny_pretrainer(
+        mask_ratio=0.0,
+        decoder_position="learned",
+        decoder_position_grid=(6, 8),
+    )
+    others = [w for w in learned.weights if "decoder_position" not in w.path]
+    assert len(others) == len(sincos.weights)
+    for a, b in zip(sincos.weights, others):
+        b.assign(keras.ops.convert_to_numpy(a))
+    table = learned.get_layer("decoder_position_embedding").table
+    assert tuple(table.shape) == (6, 8, 32)
+    # Same weights, and the learned table starts as the sin-cos code: the
+    # two models reconstruct the same (shorter clips crop the table).
+    audio = tone_batch(2, 0.5)
+    np.testing.assert_allclose(
+        learned.predict(audio, verbose=0)["reconstruction"],
+        sincos.predict(audio, verbose=0)["reconstruction"],
+        atol=1e-5,
+    )
+    assert_config_complete(learned)
+    restored = run_model_saving_test(learned, audio, tmp_path)
+    assert restored.decoder_position_grid == (6, 8)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"decoder_position": "rope"},
+        {"decoder_position": "learned"},
+        {"decoder_position": "learned", "decoder_position_grid": (6, 4)},
+    ],
+)
+def test_bad_decoder_position(kwargs):
+    with pytest.raises(ValueError, match="Received"):
+        tiny_pretrainer(**kwargs)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

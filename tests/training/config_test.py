@@ -212,7 +212,7 @@ def test_masking_and_decoder_attention_reach_the_pretrainer():
     # The preset's own settings (Audio-MAE's), without building ViT-B.
     audiomae = PretrainConfig(preset="audiomae_base").pretrainer_kwargs()
     assert audiomae == {
-        "mask_ratio": 0.8, "masking": "random", "decoder_attention": "local",
+        "mask_ratio": 0.8, "masking": "random", "decoder_attention": "swinv2",
         "decoder_window": (4, 4), "decoder_shift": (2, 0),
     }  # fmt: skip
     # The paper's presets keep the paper's ratio and global attention.
