@@ -33,6 +33,7 @@ import json
 import math
 import re
 import shutil
+import struct
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -47,6 +48,10 @@ DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
 SONIC_PI = Path("/usr/share/sonic-pi/samples")
 LMMS = Path("/usr/share/lmms/samples")
 KLETTRES = Path("/usr/share/klettres")
+FLUID_SF2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+# Synthesised sounds of FluidR3's drum kits (drum-machine kits' own samples,
+# metronome and square-wave clicks): kept out of the pool.
+SF2_SYNTHETIC = re.compile(r"808|elec|square|metronome", re.IGNORECASE)
 
 CLASSES = ("kick", "snare", "hihat", "tom", "cymbal")
 
@@ -220,12 +225,113 @@ def pool_items():
             )
             files = [files[i] for i in idx]
         add(files, "klettres-data", "klettres:" + lang.name, "klettres", 1)
+    items.extend(sf2_drum_items())
     return items
+
+
+def _riff_chunks(buf, off, end):
+    while off + 8 <= end:
+        cid, size = struct.unpack_from("<4sI", buf, off)
+        yield cid.decode("latin1"), off + 8, size
+        off += 8 + size + (size & 1)
+
+
+def read_sf2(path):
+    """A SoundFont 2 file's sample headers, drum-preset samples and PCM.
+
+    Returns `(headers, drum_samples, pcm)`: `headers[i]` = `(name, start,
+    end, sample_rate, type)` (type 1 mono, 2 right, 4 left); `drum_samples`
+    = the sample indices that bank-128 (percussion) presets use, walked
+    preset -> instrument -> sample through the generator lists (SoundFont
+    2.04 spec, sections 7.2-7.10); `pcm` = the 16-bit sample pool.
+    """
+    buf = Path(path).read_bytes()
+    cid, size, form = struct.unpack_from("<4sI4s", buf, 0)
+    if cid != b"RIFF" or form != b"sfbk":
+        raise ValueError(f"{path} is not a SoundFont 2 file")
+    parts = {}
+    for cid, off, size in _riff_chunks(buf, 12, 8 + size):
+        if cid == "LIST":
+            for sid, soff, ssize in _riff_chunks(buf, off + 4, off + size):
+                parts[sid] = (soff, ssize)
+
+    def records(name, fmt):
+        off, size = parts[name]
+        n = struct.calcsize(fmt)
+        return [
+            struct.unpack_from(fmt, buf, off + i * n) for i in range(size // n)
+        ]
+
+    phdr = records("phdr", "<20sHHHIII")
+    pbag, ibag = records("pbag", "<HH"), records("ibag", "<HH")
+    pgen, igen = records("pgen", "<Hh"), records("igen", "<Hh")
+    inst = records("inst", "<20sH")
+    shdr = records("shdr", "<20sIIIIIBbHH")
+    off, size = parts["smpl"]
+    pcm = np.frombuffer(buf, "<i2", size // 2, off)
+    drums = set()
+    for p in range(len(phdr) - 1):  # the last record is the terminal one
+        if phdr[p][2] != 128:
+            continue
+        for b in range(phdr[p][3], phdr[p + 1][3]):
+            for oper, amount in pgen[pbag[b][0] : pbag[b + 1][0]]:
+                if oper != 41:  # instrument
+                    continue
+                i = amount & 0xFFFF
+                for ib in range(inst[i][1], inst[i + 1][1]):
+                    for op2, am2 in igen[ibag[ib][0] : ibag[ib + 1][0]]:
+                        if op2 == 53:  # sampleID
+                            drums.add(am2 & 0xFFFF)
+    headers = [
+        (h[0].split(b"\0")[0].decode("latin1").strip(), h[1], h[2], h[5], h[9])
+        for h in shdr[:-1]
+    ]
+    return headers, sorted(drums), pcm
+
+
+def sf2_drum_items():
+    """FluidR3 GM's recorded drum-kit samples (left/mono channel only)."""
+    need(FLUID_SF2, "fluid-soundfont-gm")
+    headers, drums, _ = read_sf2(FLUID_SF2)
+    items = []
+    for i in drums:
+        name, _, _, _, kind = headers[i]
+        if kind not in (1, 4) or SF2_SYNTHETIC.search(name):
+            continue
+        items.append(
+            {
+                "file": FLUID_SF2,
+                "sample": i,
+                "source": f"fluidr3:{name}#{i}",
+                "group": "fluidr3_drums",
+                "package": "fluid-soundfont-gm",
+                "max_windows": 1,
+            }
+        )
+    return items
+
+
+_SF2_CACHE = {}
+
+
+def load_item(it):
+    """`load()` for a pool item: a file, or one sample of a SoundFont."""
+    if "sample" not in it:
+        return load(it["file"])
+    if it["file"] not in _SF2_CACHE:
+        _SF2_CACHE[it["file"]] = read_sf2(it["file"])
+    headers, _, pcm = _SF2_CACHE[it["file"]]
+    _, start, end, sr, _ = headers[it["sample"]]
+    x = pcm[start:end].astype(np.float32) / 32768.0
+    return _trim_and_resample(x, sr), sr
 
 
 def load(path):
     x, sr = sf.read(str(path), always_2d=True, dtype="float32")
-    x = x.mean(axis=1)
+    return _trim_and_resample(x.mean(axis=1), sr), sr
+
+
+def _trim_and_resample(x, sr):
     if sr != SAMPLE_RATE:
         g = math.gcd(int(sr), SAMPLE_RATE)
         x = signal.resample_poly(x, SAMPLE_RATE // g, int(sr) // g).astype(
@@ -236,7 +342,7 @@ def load(path):
         on = np.flatnonzero(np.abs(x) > peak * 10 ** (-50 / 20))
         start = max(0, int(on[0]) - int(0.005 * SAMPLE_RATE)) if on.size else 0
         x = x[start:]
-    return x, sr
+    return x
 
 
 def windows(x, n, max_windows):
@@ -398,7 +504,7 @@ def main(argv=None):
     prog = Progress("pool", len(pool))
     for i, it in enumerate(pool, 1):
         try:
-            x, _ = load(it["file"])
+            x, _ = load_item(it)
         except (sf.LibsndfileError, RuntimeError) as e:  # e.g. lmms kick04.ogg
             unreadable.append({"file": str(it["file"]), "error": str(e)})
             continue
@@ -438,7 +544,10 @@ def main(argv=None):
             )
             (args.out / rel.parent).mkdir(parents=True, exist_ok=True)
             sf.write(args.out / rel, seg, SAMPLE_RATE, subtype="PCM_16")
-            pool_rows.append({**it, "file": str(it["file"]), "path": str(rel)})
+            file_id = str(it["file"])
+            if "sample" in it:  # one sample of a SoundFont
+                file_id += f"#{it['sample']}"
+            pool_rows.append({**it, "file": file_id, "path": str(rel)})
             pool_fp.append(fp)
             pool_head.append(hd)
         prog(i, f"-> {len(pool_rows)} clips")
