@@ -26,6 +26,7 @@ PACKAGE_PATHS = {
     "sonic-pi-samples": "/usr/share/sonic-pi/samples",
     "lmms-common": "/usr/share/lmms/samples/drums",
     "klettres-data": "/usr/share/klettres/en",
+    "fluid-soundfont-gm": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
 }
 CORPUS = os.environ.get("MASKSPEC_REAL_AUDIO_CORPUS")
 
