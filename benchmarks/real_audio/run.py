@@ -347,8 +347,12 @@ def pretrain(cfg, stats, data, seed, on_budget):
 
 
 # ------------------------------------------------------------- features
-def encoder_features(encoder, x, batch=32):
-    """Feature sets of a frozen encoder (see the module docstring)."""
+def encoder_features(encoder, x, batch=32, every_block=False):
+    """Feature sets of a frozen encoder (see the module docstring).
+
+    `every_block`: also the token mean after every block (`block<i>`) and
+    their average over blocks (`blocks_mean`), for `--reprobe`.
+    """
     from keras import ops
 
     feats = {}
@@ -360,10 +364,14 @@ def encoder_features(encoder, x, batch=32):
         spec = encoder.frontend(x[i : i + batch], training=False)
         h = encoder.class_token(encoder.embed(spec))
         middle = len(encoder.transformer_layers) // 2 - 1
+        means = []
         for b, block in enumerate(encoder.transformer_layers):
             h = block(h, training=False)
-            if b == middle:
-                add(f"block{b}", ops.mean(h[:, 1:], axis=1))
+            means.append(ops.mean(h[:, 1:], axis=1))
+            if b == middle or every_block:
+                add(f"block{b}", means[-1])
+        if every_block:
+            add("blocks_mean", ops.mean(ops.stack(means), axis=0))
         normed = encoder.final_norm(h)
         add("mean_prenorm", ops.mean(h[:, 1:], axis=1))
         add("mean_norm", ops.mean(normed[:, 1:], axis=1))
@@ -494,6 +502,44 @@ def summarize(results, cfg, y):
             per_budget[b] = entry
         summary[feature] = per_budget
     return summary
+
+
+def reprobe(run_dir, cfg, stats, data):
+    """More feature sets for the encoders a run saved (`--reprobe`)."""
+    done = json.loads((run_dir / "results.json").read_text())
+    if done["config"] != cfg:
+        raise SystemExit(
+            "--reprobe needs the run's own --set options. Received: "
+            f"{json.dumps(cfg)}; the run used {json.dumps(done['config'])}"
+        )
+    y, groups = data["y"], data["groups"]
+    results = {"config": cfg, "runs": {}}
+    for seed in cfg["seeds"]:
+        model = build_pretrainer(cfg, stats, seed)
+        probes = {}
+        for step in sorted(cfg["budgets"]):
+            path = run_dir / f"pretrainer_seed{seed}_step{step}.weights.h5"
+            model.load_weights(path)
+            feats = encoder_features(model.encoder, data["x"], every_block=True)
+            probes[str(step)] = {}
+            for name, f in feats.items():
+                pred = logo_probe(f, y, groups, cfg["probe_c"])
+                probes[str(step)][name] = {
+                    "accuracy": accuracy(y, pred),
+                    "balanced_accuracy": balanced_accuracy(y, pred),
+                    "pred": pred.tolist(),
+                }
+            log(
+                f"seed {seed} step {step}: "
+                + ", ".join(
+                    f"{k} {v['accuracy']:.3f}"
+                    for k, v in probes[str(step)].items()
+                )
+            )
+        results["runs"][str(seed)] = {"probes": probes}
+    results["summary"] = summarize(results, cfg, y)
+    (run_dir / "reprobe.json").write_text(json.dumps(results, indent=1))
+    return results
 
 
 # ----------------------------------------------------------------- plots
@@ -667,6 +713,13 @@ def main(argv=None):
         help="Also draw reconstructions of 3 drum clips (seed 0, last budget).",
     )
     parser.add_argument(
+        "--reprobe",
+        metavar="DIR",
+        help="Probe the encoders a finished run saved (DIR, run with the "
+        "same --set options) with more feature sets: the token mean after "
+        "every block and their average; writes DIR/reprobe.json.",
+    )
+    parser.add_argument(
         "--from-weights",
         metavar="H5",
         help="Only draw reconstructions.png (3 drum clips) from saved "
@@ -678,6 +731,8 @@ def main(argv=None):
         return None
     if args.merge:
         return merge(args.merge, Path(args.out))
+    if args.reprobe:
+        args.out = args.out or args.reprobe
     if not args.out:
         parser.error("--out is required. Received: --out=None")
     corpus = Path(args.corpus)
@@ -713,6 +768,8 @@ def main(argv=None):
         model.load_weights(args.from_weights)
         draw_reconstructions(model, data, out / "reconstructions.png")
         return None
+    if args.reprobe:
+        return reprobe(Path(args.reprobe), cfg, stats, data)
     results = {
         "config": cfg,
         "backend": keras.backend.backend(),

@@ -4,6 +4,8 @@ import os
 
 import click
 
+from keras_maskspec.utils.cpus import usable_cpu_count
+
 
 def one_line(exc):
     """The message of an exception, as one line."""
@@ -227,7 +229,7 @@ def device_summary():
 
             if torch.cuda.is_available():
                 return f"GPU ({torch.cuda.get_device_name(0)})"
-            return f"CPU ({os.cpu_count()} cores)"
+            return f"CPU ({usable_cpu_count()} cores)"
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
@@ -235,7 +237,7 @@ def device_summary():
             return f"{len(gpus)} GPU"
     except Exception:  # a banner never stops a run
         pass
-    return f"CPU ({os.cpu_count()} cores)"
+    return f"CPU ({usable_cpu_count()} cores)"
 
 
 def banner(command, preset, data, out):

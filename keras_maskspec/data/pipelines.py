@@ -51,6 +51,7 @@ from keras_maskspec.data import decode
 from keras_maskspec.data import sampling
 from keras_maskspec.data import shards as shards_lib
 from keras_maskspec.data import sources as sources_lib
+from keras_maskspec.utils.cpus import usable_cpu_count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,7 +318,7 @@ def _file_clips(paths, options, report, randoms, index_ds=None):
 
 def _cycle_length(num_parallel_calls):
     if num_parallel_calls in (None, tf.data.AUTOTUNE):
-        return max(2, os.cpu_count() or 2)
+        return max(2, usable_cpu_count())
     return max(1, int(num_parallel_calls))
 
 

@@ -3,9 +3,11 @@
 `files` writes atomically; `jsonable` turns numpy and path values into
 JSON-ready Python;
 `safe_numpy` reads `.npy`/`.npz` files without executing pickled code;
-`frame_stats` reads and writes per-mel-bin statistics files with it.
+`frame_stats` reads and writes per-mel-bin statistics files with it;
+`cpus` counts the cores this process may use.
 """
 
+from keras_maskspec.utils.cpus import usable_cpu_count
 from keras_maskspec.utils.files import atomic_path
 from keras_maskspec.utils.files import atomic_save_model
 from keras_maskspec.utils.files import atomic_write_bytes
