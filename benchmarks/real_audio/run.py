@@ -187,19 +187,27 @@ def make_frontend(stats, seed):
 def frontend_stats(cfg, x_pool):
     """`standardize="passt"`: -4.5 / 5; `"per_bin"`: pool statistics;
     `"audioset"`: the authors' AudioSet per-bin table (the library's
-    `PretrainConfig(frame_stats="audioset")` default)."""
+    `PretrainConfig(frame_stats="audioset")` default); `"audioset_floor"`:
+    that table with its std floored at 0.5 (only the 9 empty top bins)."""
     if cfg["standardize"] == "passt":
         return {"mean": -4.5, "std": 5.0}
-    if cfg["standardize"] not in ("per_bin", "audioset"):
+    kinds = ("per_bin", "audioset", "audioset_floor")
+    if cfg["standardize"] not in kinds:
         raise ValueError(
-            f"`standardize` must be 'passt', 'per_bin' or 'audioset'. "
+            f"`standardize` must be 'passt' or one of {kinds}. "
             f"Received: standardize={cfg['standardize']!r}"
         )
     frontend = make_frontend({"mean": 0.0, "std": 1.0}, 0)
-    if cfg["standardize"] == "audioset":
+    if cfg["standardize"].startswith("audioset"):
         from keras_maskspec.utils.frame_stats import load_frame_statistics
 
-        frontend.set_statistics(*load_frame_statistics("audioset"))
+        mean, std = load_frame_statistics("audioset")
+        if cfg["standardize"] == "audioset_floor":
+            # AudioSet's top 9 mel bins are empty (std 0.04-0.23, every
+            # other bin >= 0.556): floored at 0.5 they no longer multiply
+            # full-band recordings' energy there by up to 23.
+            std = np.maximum(np.asarray(std, "float64"), 0.5)
+        frontend.set_statistics(mean, std)
     else:
         frontend.adapt([x_pool[i : i + 64] for i in range(0, len(x_pool), 64)])
     return {"mean": list(frontend.mean), "std": list(frontend.std)}

@@ -187,6 +187,10 @@ def pretrain(
                 schedule_epochs=None,
                 # XLA compilation outlasts the demo's few steps.
                 jit_compile=False,
+                # Statistics of the synthetic clips themselves: AudioSet's
+                # table does not fit them (its empty top mel bins would
+                # multiply the clips' energy there by ~23; issue 17).
+                frame_stats="train",
             )
     flags = {
         "preset": preset,

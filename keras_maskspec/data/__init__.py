@@ -25,6 +25,7 @@ from keras_maskspec.data.decode import load_audio
 from keras_maskspec.data.decode import tfio_available
 from keras_maskspec.data.formats import AUDIO_EXTENSIONS
 from keras_maskspec.data.normalization import cached_frame_statistics
+from keras_maskspec.data.normalization import check_frame_statistics
 from keras_maskspec.data.normalization import compute_frame_statistics
 from keras_maskspec.data.normalization import compute_normalization_stats
 from keras_maskspec.data.pipelines import classification_dataset
@@ -56,6 +57,7 @@ __all__ = [
     "cached_frame_statistics",
     "compute_frame_statistics",
     "compute_normalization_stats",
+    "check_frame_statistics",
     "crop_or_pad",
     "draw_without_replacement",
     "extra_augment",

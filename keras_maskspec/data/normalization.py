@@ -180,6 +180,80 @@ def compute_frame_statistics(
     return mean, np.maximum(std, np.float32(min_std)).astype(np.float32)
 
 
+def check_frame_statistics(frontend, waveforms, limit=4.0, name=None):
+    """Says when a front end's per-bin statistics do not fit some clips.
+
+    Standardised log-mel bins should have a spread of about 1. Statistics
+    from other audio can be far off: the authors' AudioSet table has std
+    0.04-0.05 in its top 8 mel bins (YouTube audio is low-passed, so they
+    hold only the log floor), so a full-band 44.1/48 kHz recording with
+    energy there comes out multiplied by about 23, values in the tens,
+    and the top row of patches dominates the input (issue 17's drum
+    recordings: those bins' std 17-20 after standardisation).
+
+    Args:
+        frontend: a `LogMelSpectrogram` with its statistics set.
+        waveforms: array `(clips, samples)` at the front end's rate: a
+            sample of the clips it will see (one batch is enough).
+        limit: float. A bin is reported when its standardised std or
+            `|mean|` over `waveforms` exceeds this. Defaults to `4.0`.
+        name: str or `None`. What the statistics are called in the message
+            (e.g. `"audioset"`).
+
+    Returns:
+        `None` when every bin is within `limit`, else a message naming the
+        bins, how far off they are, and what to do.
+
+    Examples:
+
+    >>> from keras_maskspec.layers import LogMelSpectrogram
+    >>> layer = LogMelSpectrogram(sample_rate=16000, num_mel_bins=8,
+    ...                           window_length=400, hop_length=160,
+    ...                           fft_length=512, fmax=None)
+    >>> noise = np.random.default_rng(0).normal(size=(2, 8000))
+    >>> mean, std = compute_frame_statistics([noise], layer, verbose=0)
+    >>> layer.set_statistics(mean, std)
+    >>> check_frame_statistics(layer, noise) is None
+    True
+    >>> layer.set_statistics(mean, np.full(8, 0.01))
+    >>> print(check_frame_statistics(layer, noise, name="tiny"))
+    ... # doctest: +ELLIPSIS
+    The per-mel-bin statistics 'tiny' do not fit these clips: ...
+    """
+    x = keras.ops.convert_to_tensor(np.asarray(waveforms, "float32"))
+    out = keras.ops.convert_to_numpy(frontend(x, training=False))
+    out = out.reshape(-1, out.shape[-1]).astype("float64")
+    mean, std = out.mean(axis=0), out.std(axis=0)
+    bad = np.flatnonzero((std > limit) | (np.abs(mean) > limit))
+    if not bad.size:
+        return None
+    worst = bad[np.argmax(np.maximum(std[bad], np.abs(mean[bad])))]
+    label = f" {name!r}" if name else ""
+    return (
+        f"The per-mel-bin statistics{label} do not fit these clips: after "
+        f"standardisation, mel bins {_ranges(bad)} have a spread of up to "
+        f"{std[worst]:.1f} and a mean of up to {abs(mean[worst]):.1f} "
+        f"(about 1 and 0 expected; bin {worst}). The statistics came from "
+        "audio with almost no energy in those bins and these clips have "
+        "some, so it is multiplied many times and dominates the input. "
+        "Use statistics of audio like these clips: frame_stats='train' "
+        "(`maskspec pretrain --set frame_stats=train`) or a file of your "
+        "own."
+    )
+
+
+def _ranges(indices):
+    """`[1, 2, 3, 7]` -> `"1-3, 7"`."""
+    parts, start = [], None
+    for i, v in enumerate(indices):
+        if start is None:
+            start = v
+        if i + 1 == len(indices) or indices[i + 1] != v + 1:
+            parts.append(f"{start}" if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(parts)
+
+
 def cached_frame_statistics(folder, compute):
     """Statistics read from `folder/frame_stats.npz`, computed once if absent.
 

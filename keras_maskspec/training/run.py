@@ -345,6 +345,40 @@ def _set_frame_statistics(encoder, config, run_dir, stats_data):
     frontend.set_statistics(mean, std)
 
 
+def _check_frame_statistics(encoder, config, sample):
+    """Says on stderr when fixed statistics do not fit the clips (e.g. the
+    AudioSet table on full-band recordings: issue 17)."""
+    source = config.frame_stats
+    frontend = encoder.frontend
+    if (
+        sample is None
+        or not source
+        or source == "train"
+        or not hasattr(frontend, "set_statistics")
+    ):
+        return
+    from keras_maskspec.data.normalization import check_frame_statistics
+
+    name = source if isinstance(source, str) else None
+    message = check_frame_statistics(frontend, sample, name=name)
+    if message:
+        print(f"Note: {message}", file=sys.stderr)
+
+
+def _waveform_sample(train, stats_data, count=16):
+    """Up to `count` training waveforms (numpy), or `None`."""
+    for source in (stats_data, train):
+        if source is None or callable(source):
+            continue
+        if _is_dataset(source):
+            batch = _first_batch(source)
+            return None if batch is None else batch[0][:count]
+        if isinstance(source, list):  # waveform batches
+            return np.asarray(source[0], "float32")[:count] if source else None
+        return np.asarray(source[:count], "float32")
+    return None
+
+
 def _first_batch(train):
     """One batch of a training dataset as numpy arrays, or `None`."""
     if not _is_dataset(train):
@@ -444,6 +478,9 @@ def pretrain(
     def build():
         model = config.build_model()
         _set_frame_statistics(model.encoder, config, run_dir, stats_data)
+        _check_frame_statistics(
+            model.encoder, config, _waveform_sample(train, stats_data)
+        )
         return model, {}, None
 
     def images(out_dir, global_batch):

@@ -149,3 +149,36 @@ def test_a_bin_the_data_never_excites_gets_a_floored_std():
     assert min(audioset_stats.AUDIOSET_FRAME_STD) > 0.04
     with pytest.raises(ValueError, match="min_std"):
         normalization.compute_frame_statistics([x], frontend, min_std=-1)
+
+
+def test_check_frame_statistics_names_the_bins_audioset_blows_up():
+    from keras_maskspec.layers import LogMelSpectrogram
+    from keras_maskspec.utils import load_frame_statistics
+
+    # Full-band noise at 32 kHz: energy in the top mel bins, which
+    # AudioSet's table (std 0.04-0.05 there) multiplies by ~23.
+    noise = 0.1 * np.random.default_rng(0).normal(size=(4, 32000))
+    noise = noise.astype("float32")
+    frontend = LogMelSpectrogram()
+    frontend.set_statistics(*load_frame_statistics("audioset"))
+    out = np.asarray(frontend(noise, training=False)).reshape(-1, 128)
+    # Oracle: the bins whose standardised spread or mean exceeds 4.
+    expected = np.flatnonzero((out.std(0) > 4) | (np.abs(out.mean(0)) > 4))
+    assert expected.size and expected.max() == 127
+    message = normalization.check_frame_statistics(
+        frontend, noise, name="audioset"
+    )
+    assert message.startswith("The per-mel-bin statistics 'audioset'")
+    assert f"mel bins {expected.min()}-127 " in message
+    assert "--set frame_stats=train" in message
+    # The clips' own statistics fit them.
+    mean, std = normalization.compute_frame_statistics(
+        [noise], frontend, verbose=0
+    )
+    frontend.set_statistics(mean, std)
+    assert normalization.check_frame_statistics(frontend, noise) is None
+
+
+def test_ranges():
+    assert normalization._ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+    assert normalization._ranges([5]) == "5"

@@ -159,3 +159,23 @@ def test_callable_data_and_bad_batch(audio, tmp_path, pretrain_config):
     assert getattr(seen[0], "dtype", None) == tf.int64
     with pytest.raises(ValueError, match="batch_size=16"):
         pretrain(pretrain_config(batch_size=16), audio, str(tmp_path / "b"))
+
+
+def test_pretrain_says_when_audioset_statistics_do_not_fit(
+    audio, tmp_path, pretrain_config, capfd
+):
+    # Full-band noise under the AudioSet table (the default): a note on
+    # stderr names the blown-up top bins; with the clips' own statistics,
+    # nothing is said.
+    config = pretrain_config(epochs=1)
+    assert config.frame_stats == "audioset"
+    pretrain(config, audio, str(tmp_path / "audioset"))
+    err = capfd.readouterr().err
+    assert "Note: The per-mel-bin statistics 'audioset' do not fit" in err
+    assert "-127 " in err
+    pretrain(
+        pretrain_config(epochs=1, frame_stats="train"),
+        audio,
+        str(tmp_path / "train"),
+    )
+    assert "do not fit" not in capfd.readouterr().err
