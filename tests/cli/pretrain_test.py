@@ -143,6 +143,10 @@ def test_demo_defaults_draw_loss_and_reconstruction(tmp_path):
     assert config["preset"] == "maskspec_test"
     assert config["learning_rate"] == 0.002
     assert config["clip_seconds"] == 2.0
+    # Its own statistics: no note that AudioSet's do not fit.
+    assert config["frame_stats"] == "train"
+    assert (out / "frame_stats.npz").exists()
+    assert "do not fit" not in result.output
     steps = (out / "steps.csv").read_text().splitlines()
     assert len(steps) == 1 + 6
     # The demo's cosine ends with the run: the last lr is near its floor.
