@@ -238,7 +238,8 @@ def check_frame_statistics(frontend, waveforms, limit=4.0, name=None):
         "some, so it is multiplied many times and dominates the input. "
         "Use statistics of audio like these clips: frame_stats='train' "
         "(`maskspec pretrain --set frame_stats=train`) or a file of your "
-        "own."
+        "own; or no per-bin statistics, only the fixed (x + 4.5) / 5: "
+        "frame_stats=None (`--set frame_stats=null`)."
     )
 
 
