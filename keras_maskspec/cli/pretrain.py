@@ -252,10 +252,24 @@ def pretrain(
             )
 
         train_data.bad_clip_report = report
+        # Un-augmented clips for `frame_stats="train"` (one pass, capped at
+        # `stats_max_clips`) and for the check that fixed statistics fit.
+        stats_data = pretraining_dataset(
+            list(data),
+            sample_rate=sample_rate,
+            clip_seconds=config.clip_seconds,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            training=False,
+            report=BadClipReport(),
+            crop=config.data_crop(),
+        )
 
         described = f"{len(files)} {kind} from {', '.join(data)}"
     else:
         from keras_maskspec.data import synthetic_corpus
+
+        stats_data = None  # the arrays themselves
 
         train_data, _, _ = synthetic_corpus(
             num_clips,
@@ -280,6 +294,7 @@ def pretrain(
         out,
         keep_checkpoints=keep_checkpoints,
         save_optimizer=save_optimizer,
+        stats_data=stats_data,
     )
     examples = files[:3] if data and kind == "files" else ()
     pictures = _draw_pictures(model, out, examples, config.clip_seconds)

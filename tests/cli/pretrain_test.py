@@ -3,7 +3,9 @@
 import csv
 import json
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from keras_maskspec.cli.pretrain import DEMO_PRESET
 from tests.cli.helpers import assert_one_line_error
@@ -72,6 +74,36 @@ def test_pretrain_on_files(tmp_path, audio_dir):
     assert result.exit_code == 0, result.output
     assert "3 files" in result.output
     assert json.loads((out / "config.json").read_text())["steps_per_epoch"] == 1
+    # Statistics of the files themselves: one un-augmented pass, cached.
+    out = tmp_path / "own_stats"
+    result = run(
+        "pretrain", "--data", audio_dir, "--epochs", 1, "--batch-size", 2,
+        "--clip-seconds", 0.5, "--out", out, *TINY_PRETRAIN,
+        "--set", "frame_stats=train",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "frame_stats.npz").exists()
+    assert "do not fit" not in result.output
+
+
+@pytest.mark.large
+def test_pretrain_says_when_audioset_statistics_do_not_fit_the_files(tmp_path):
+    # Full-band noise at 48 kHz: energy in the mel bins AudioSet's table
+    # (the default statistics) has empty.
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        sf.write(str(folder / f"n{i}.wav"), 0.1 * rng.normal(size=24000), 48000)
+    result = run(
+        "pretrain", "--data", folder, "--epochs", 1, "--batch-size", 2,
+        "--clip-seconds", 0.5, "--out", tmp_path / "run", *TINY_PRETRAIN,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Note: The per-mel-bin statistics 'audioset' do not fit" in (
+        result.output
+    )
+    assert "--set frame_stats=train" in result.output
 
 
 def test_unreadable_config_is_one_line(tmp_path):
