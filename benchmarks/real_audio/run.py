@@ -27,7 +27,8 @@ the library's; "mae": MAE's xavier-uniform on the kernel viewed as
 `(D, 256)`), `standardize` ("passt": the constants -4.5 / 5, `frame_stats=None`;
 "per_bin": per-mel-bin mean/std of the pool via `LogMelSpectrogram.adapt`,
 as `frame_stats="train"`; "audioset": the authors' AudioSet table, the
-library's default `frame_stats="audioset"`),
+library's default `frame_stats="audioset"`; "audioset_floor": that table
+with its std floored at 0.5, which changes only its 9 empty top bins),
 `learning_rate` (null: the library's rule `1e-3 * batch / 256`),
 `warmup` ("cli": the pre-training CLI's default, 40 epochs clipped to the
 run, i.e. the whole run is warm-up; or a fraction of the run),
@@ -38,6 +39,7 @@ Usage:
     python benchmarks/real_audio/run.py --corpus /tmp/ra/corpus --out OUT
     python benchmarks/real_audio/run.py --smoke --corpus C --out OUT  # CI
     python benchmarks/real_audio/run.py --table OUT1 OUT2 ...  # summary
+    python benchmarks/real_audio/run.py --reprobe OUT --set ...  # every block
 
 The Keras backend defaults to TensorFlow (fastest at this size on CPU).
 """
