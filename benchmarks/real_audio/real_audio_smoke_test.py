@@ -5,7 +5,7 @@ minute) unless `MASKSPEC_REAL_AUDIO_CORPUS` names a built one, then runs
 `run.py --smoke` in a subprocess: tiny model, 4 pre-training steps, probes
 at steps 0 and 4, statistics, plots. Skips when a package is missing.
 
-    pytest benchmarks/real_audio/smoke_test.py -m large
+    pytest benchmarks/real_audio/real_audio_smoke_test.py -m large
 """
 
 import json
