@@ -136,16 +136,11 @@ class CosineWindowTransformerBlock(WindowTransformerBlock):
         self.meta_hidden_dim = meta_hidden_dim
         self.meta_dropout = meta_dropout
         # Audio-MAE's `_init_weights` re-initialises every nn.Linear, the
-        # meta MLP's too, with xavier-uniform: glorot here.
-        dense = dict(
-            kernel_initializer="glorot_uniform",
-            bias_initializer="zeros",
-            dtype=self.dtype_policy,
+        # meta MLP's too, with xavier-uniform, as `_dense` does.
+        self.meta_fc1 = self._dense(
+            meta_hidden_dim, "meta_fc1", activation="relu"
         )
-        self.meta_fc1 = keras.layers.Dense(
-            meta_hidden_dim, activation="relu", name="meta_fc1", **dense
-        )
-        self.meta_fc2 = keras.layers.Dense(num_heads, name="meta_fc2", **dense)
+        self.meta_fc2 = self._dense(num_heads, "meta_fc2")
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -66,19 +66,26 @@ class TransformerBlock(keras.layers.Layer):
         self.drop_path = drop_path
         self.layer_norm_epsilon = layer_norm_epsilon
         self.seed = seed
-        dense = dict(
+        norm = dict(epsilon=layer_norm_epsilon, dtype=self.dtype_policy)
+        self.norm1 = keras.layers.LayerNormalization(name="norm1", **norm)
+        self.qkv = self._dense(3 * hidden_dim, "qkv")
+        self.proj = self._dense(hidden_dim, "proj")
+        self.norm2 = keras.layers.LayerNormalization(name="norm2", **norm)
+        self.fc1 = self._dense(intermediate_dim, "fc1")
+        self.fc2 = self._dense(hidden_dim, "fc2")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _dense(self, units, name, **kwargs):
+        """A sublayer `Dense` as MAE initialises `nn.Linear`: xavier-uniform
+        (glorot) kernel, zero bias, in the block's dtype policy."""
+        return keras.layers.Dense(
+            units,
             kernel_initializer="glorot_uniform",
             bias_initializer="zeros",
             dtype=self.dtype_policy,
+            name=name,
+            **kwargs,
         )
-        norm = dict(epsilon=layer_norm_epsilon, dtype=self.dtype_policy)
-        self.norm1 = keras.layers.LayerNormalization(name="norm1", **norm)
-        self.qkv = keras.layers.Dense(3 * hidden_dim, name="qkv", **dense)
-        self.proj = keras.layers.Dense(hidden_dim, name="proj", **dense)
-        self.norm2 = keras.layers.LayerNormalization(name="norm2", **norm)
-        self.fc1 = keras.layers.Dense(intermediate_dim, name="fc1", **dense)
-        self.fc2 = keras.layers.Dense(hidden_dim, name="fc2", **dense)
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         self.norm1.build(input_shape)

@@ -345,17 +345,20 @@ def _set_frame_statistics(encoder, config, run_dir, stats_data):
     frontend.set_statistics(mean, std)
 
 
-def _check_frame_statistics(encoder, config, sample):
+def _check_frame_statistics(encoder, config, train, stats_data):
     """Says on stderr when fixed statistics do not fit the clips (e.g. the
-    AudioSet table on full-band recordings: issue 17)."""
+    AudioSet table on full-band recordings: issue 17). Reads a sample of
+    the clips only when there are fixed statistics to check."""
     source = config.frame_stats
     frontend = encoder.frontend
     if (
-        sample is None
-        or not source
+        not source
         or source == "train"
         or not hasattr(frontend, "set_statistics")
     ):
+        return
+    sample = _waveform_sample(train, stats_data)
+    if sample is None:
         return
     from keras_maskspec.data.normalization import check_frame_statistics
 
@@ -478,9 +481,7 @@ def pretrain(
     def build():
         model = config.build_model()
         _set_frame_statistics(model.encoder, config, run_dir, stats_data)
-        _check_frame_statistics(
-            model.encoder, config, _waveform_sample(train, stats_data)
-        )
+        _check_frame_statistics(model.encoder, config, train, stats_data)
         return model, {}, None
 
     def images(out_dir, global_batch):
