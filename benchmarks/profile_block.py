@@ -4,11 +4,14 @@ Times forward + backward of one `TransformerBlock` at the decoder's shape
 of a 10 s clip (batch 8 x 497 tokens x 512, 16 heads, MLP 2048) and of its
 two halves (the attention sub-layer: `qkv` projection + attention core;
 the MLP sub-layer: LayerNorm, `fc1`, GELU, `fc2`), on TensorFlow (plain
-and XLA, float32 and `mixed_bfloat16`) and on plain PyTorch
-(`F.scaled_dot_product_attention`), each in its own process with ONE
+and XLA, float32 and `mixed_bfloat16`), on JAX (XLA, float32) and on plain
+PyTorch (`F.scaled_dot_product_attention`), each in its own process with ONE
 thread, measured as CPU seconds (`time.process_time`): a ratio of CPU
 time depends much less on other jobs than wall time does, so this profile
-is usable on a shared machine; it is not a throughput figure.
+is usable on a shared machine; it is not a throughput figure. The column
+"MLP, 3-D" is the MLP sub-layer with its `Dense` layers applied to the
+`(batch, tokens, dim)` tensor, as the block did before it flattened the
+tokens to 2-D (`TransformerBlock._mlp`).
 
     python benchmarks/profile_block.py [--tokens 497] [--repeats 3]
 """
@@ -33,13 +36,61 @@ def _cpu_ms(fn, repeats):
     return (time.process_time() - start) / repeats * 1e3
 
 
+def _keras_parts(block):
+    """The block and its sub-layers as functions of the input tokens."""
+    import keras
+
+    def attention(t):
+        return block._attention(block.norm1(t), False)
+
+    def mlp(t):
+        return block._mlp(block.norm2(t), False)
+
+    def mlp_3d(t):
+        hidden = block.fc1(block.norm2(t))
+        hidden = keras.activations.gelu(hidden, approximate=False)
+        return block.fc2(hidden)
+
+    return {"block": block, "attention": attention, "mlp": mlp, "mlp3d": mlp_3d}
+
+
+def jax_worker(args):
+    import jax
+    import jax.numpy as jnp
+    import keras
+    import numpy as np
+
+    from keras_maskspec.layers.transformer_block import TransformerBlock
+
+    b, d, h = SHAPE["batch"], SHAPE["hidden"], SHAPE["heads"]
+    x = np.random.default_rng(0).normal(size=(b, args.tokens, d))
+    x = jnp.asarray(x.astype("float32"))
+    block = TransformerBlock(d, h, SHAPE["mlp"])
+    block(x)
+    weights = [v.value for v in block.trainable_variables]
+    out = {}
+    for part, fn in _keras_parts(block).items():
+
+        def loss(values, t, fn=fn):
+            mapping = list(zip(block.trainable_variables, values))
+            with keras.StatelessScope(state_mapping=mapping):
+                y = fn(t)
+            return jnp.sum(y * y)
+
+        step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        out[f"{part}|jax xla, float32"] = _cpu_ms(
+            lambda s=step: jax.block_until_ready(s(weights, x)), args.repeats
+        )
+        print("jax", part, out[f"{part}|jax xla, float32"], file=sys.stderr)
+    return out
+
+
 def tf_worker(args):
     import numpy as np
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras
 
     from keras_maskspec.layers.transformer_block import TransformerBlock
 
@@ -50,18 +101,8 @@ def tf_worker(args):
     for dtype in ("float32", "mixed_bfloat16"):
         block = TransformerBlock(d, h, SHAPE["mlp"], dtype=dtype)
         block(x)
-
-        def attention(t, block=block):
-            return block._attention(block.norm1(t), False)
-
-        def mlp(t, block=block):
-            hidden = block.fc1(block.norm2(t))
-            hidden = keras.activations.gelu(hidden, approximate=False)
-            return block.fc2(hidden)
-
         for jit in (False, True):
-            for part, fn in (("block", block), ("attention", attention),
-                             ("mlp", mlp)):  # fmt: skip
+            for part, fn in _keras_parts(block).items():
 
                 @tf.function(jit_compile=jit)
                 def step(t, fn=fn, block=block):
@@ -100,12 +141,15 @@ def torch_worker(args):
     def mlp(t):
         return fc2(F.gelu(fc1(norm2(t))))
 
+    mlp3d = mlp  # nn.Linear: one formulation
+
     def block(t):
         t = t + attention(t)
         return t + mlp(t)
 
     out = {}
-    for part, fn in (("block", block), ("attention", attention), ("mlp", mlp)):
+    parts = {"block": block, "attention": attention, "mlp": mlp, "mlp3d": mlp3d}
+    for part, fn in parts.items():
 
         def step(fn=fn):
             y = fn(x)
@@ -123,18 +167,22 @@ def main():
     args = parser.parse_args()
     if args.worker:
         os.sched_setaffinity(0, {0})
-        work = tf_worker if args.worker == "tensorflow" else torch_worker
+        work = {"tensorflow": tf_worker, "jax": jax_worker}.get(
+            args.worker, torch_worker
+        )
         print("RESULT " + json.dumps(work(args)), flush=True)
         return
     results = {}
-    for worker in ("torch", "tensorflow"):
+    for worker in ("torch", "tensorflow", "jax"):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker]
         cmd += ["--tokens", str(args.tokens), "--repeats", str(args.repeats)]
         env = dict(
             os.environ,
-            KERAS_BACKEND="tensorflow",
+            KERAS_BACKEND="jax" if worker == "jax" else "tensorflow",
             TF_CPP_MIN_LOG_LEVEL="3",
             OMP_NUM_THREADS="1",
+            XLA_FLAGS="--xla_cpu_multi_thread_eigen=false "
+            "intra_op_parallelism_threads=1",
         )
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
         for line in proc.stdout.splitlines():
@@ -148,15 +196,15 @@ def main():
     )
     variants = sorted({k.split("|")[1] for k in results})
     print("| variant | block | attention sub-layer | MLP sub-layer "
-          "| block vs torch |")  # fmt: skip
-    print("|---|---|---|---|---|")
+          "| MLP, 3-D | block vs torch |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
     ref = results.get("block|torch eager, float32", float("nan"))
     for v in variants:
         row = [results.get(f"{p}|{v}", float("nan")) for p in
-               ("block", "attention", "mlp")]  # fmt: skip
+               ("block", "attention", "mlp", "mlp3d")]  # fmt: skip
         print(
             f"| {v} | {row[0]:.0f} | {row[1]:.0f} | {row[2]:.0f} "
-            f"| {ref / row[0]:.2f}x |"
+            f"| {row[3]:.0f} | {ref / row[0]:.2f}x |"
         )
 
 

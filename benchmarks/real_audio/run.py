@@ -357,22 +357,56 @@ def pretrain(cfg, stats, data, seed, on_budget):
 
 
 # ------------------------------------------------------------- features
-def encoder_features(encoder, x, batch=32, every_block=False):
+def pooled(tokens, mel_patches):
+    """Poolings of patch tokens `(batch, time * mel, dim)`, time-major.
+
+    `mean`: over all patches; `freqcat`: MSM-MAE's / M2D's scene feature,
+    the mean over time of each mel row of patches, the rows concatenated
+    (`mel_patches * dim` values: where in frequency a token sits is kept);
+    `meanstd`: mean and standard deviation over all patches.
+    """
+    from keras import ops
+
+    shape = ops.shape(tokens)
+    grid = ops.reshape(tokens, (shape[0], -1, mel_patches, tokens.shape[-1]))
+    return {
+        "mean": ops.mean(tokens, axis=1),
+        "freqcat": ops.reshape(ops.mean(grid, axis=1), (shape[0], -1)),
+        "meanstd": ops.concatenate(
+            [ops.mean(tokens, axis=1), ops.std(tokens, axis=1)], axis=-1
+        ),
+    }
+
+
+def encoder_features(encoder, x, batch=32, every_block=False, poolings=False):
     """Feature sets of a frozen encoder (see the module docstring).
 
     `every_block`: also the token mean after every block (`block<i>`) and
     their average over blocks (`blocks_mean`), for `--reprobe`.
+    `poolings`: also `freqcat_*` and `meanstd_*` poolings (see `pooled`)
+    of the final-norm tokens (`*_norm`), of the middle block's
+    (`*_block<i>`) and of the patch embeddings plus positions before any
+    block (`*_embed`), for `--reprobe --features poolings`.
     """
     from keras import ops
 
     feats = {}
+    mel_patches = encoder.mel_patches()
 
     def add(name, value):
         feats.setdefault(name, []).append(ops.convert_to_numpy(value))
 
+    def add_poolings(suffix, tokens):
+        for kind, value in pooled(tokens, mel_patches).items():
+            if kind != "mean":
+                add(f"{kind}_{suffix}", value)
+
     for i in range(0, len(x), batch):
         spec = encoder.frontend(x[i : i + batch], training=False)
         h = encoder.class_token(encoder.embed(spec))
+        if poolings:
+            add("mean_embed", ops.mean(h[:, 1:], axis=1))
+            add_poolings("embed", h[:, 1:])
         middle = len(encoder.transformer_layers) // 2 - 1
         means = []
         for b, block in enumerate(encoder.transformer_layers):
@@ -380,9 +414,13 @@ def encoder_features(encoder, x, batch=32, every_block=False):
             means.append(ops.mean(h[:, 1:], axis=1))
             if b == middle or every_block:
                 add(f"block{b}", means[-1])
+            if b == middle and poolings:
+                add_poolings(f"block{b}", h[:, 1:])
         if every_block:
             add("blocks_mean", ops.mean(ops.stack(means), axis=0))
         normed = encoder.final_norm(h)
+        if poolings:
+            add_poolings("norm", normed[:, 1:])
         add("mean_prenorm", ops.mean(h[:, 1:], axis=1))
         add("mean_norm", ops.mean(normed[:, 1:], axis=1))
         add("cls_norm", normed[:, 0])
@@ -514,8 +552,13 @@ def summarize(results, cfg, y):
     return summary
 
 
-def reprobe(run_dir, cfg, stats, data):
-    """More feature sets for the encoders a run saved (`--reprobe`)."""
+def reprobe(run_dir, cfg, stats, data, features="blocks"):
+    """More feature sets for the encoders a run saved (`--reprobe`).
+
+    `features`: "blocks" (the token mean after every block; writes
+    `reprobe.json`) or "poolings" (other poolings, see `encoder_features`;
+    writes `reprobe_poolings.json`).
+    """
     done = json.loads((run_dir / "results.json").read_text())
     if done["config"] != cfg:
         raise SystemExit(
@@ -530,7 +573,12 @@ def reprobe(run_dir, cfg, stats, data):
         for step in sorted(cfg["budgets"]):
             path = run_dir / f"pretrainer_seed{seed}_step{step}.weights.h5"
             model.load_weights(path)
-            feats = encoder_features(model.encoder, data["x"], every_block=True)
+            feats = encoder_features(
+                model.encoder,
+                data["x"],
+                every_block=features == "blocks",
+                poolings=features == "poolings",
+            )
             probes[str(step)] = {}
             for name, f in feats.items():
                 pred = logo_probe(f, y, groups, cfg["probe_c"])
@@ -548,7 +596,10 @@ def reprobe(run_dir, cfg, stats, data):
             )
         results["runs"][str(seed)] = {"probes": probes}
     results["summary"] = summarize(results, cfg, y)
-    (run_dir / "reprobe.json").write_text(json.dumps(results, indent=1))
+    name = (
+        "reprobe.json" if features == "blocks" else f"reprobe_{features}.json"
+    )
+    (run_dir / name).write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -730,6 +781,12 @@ def main(argv=None):
         "every block and their average; writes DIR/reprobe.json.",
     )
     parser.add_argument(
+        "--features",
+        choices=("blocks", "poolings"),
+        default="blocks",
+        help="With --reprobe: which feature family (default: blocks).",
+    )
+    parser.add_argument(
         "--from-weights",
         metavar="H5",
         help="Only draw reconstructions.png (3 drum clips) from saved "
@@ -779,7 +836,7 @@ def main(argv=None):
         draw_reconstructions(model, data, out / "reconstructions.png")
         return None
     if args.reprobe:
-        return reprobe(Path(args.reprobe), cfg, stats, data)
+        return reprobe(Path(args.reprobe), cfg, stats, data, args.features)
     results = {
         "config": cfg,
         "backend": keras.backend.backend(),

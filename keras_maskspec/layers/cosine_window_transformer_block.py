@@ -181,9 +181,7 @@ class CosineWindowTransformerBlock(WindowTransformerBlock):
         x = inputs
         h = self._dropout(self._attention(x, training), self.dropout, training)
         x = x + self._drop_path(self.norm1(h), training)
-        h = keras.activations.gelu(self.fc1(x), approximate=False)
-        h = self.fc2(self._dropout(h, self.dropout, training))
-        h = self._dropout(h, self.dropout, training)
+        h = self._dropout(self._mlp(x, training), self.dropout, training)
         return x + self._drop_path(self.norm2(h), training)
 
     def get_config(self):

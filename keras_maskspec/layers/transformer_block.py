@@ -100,7 +100,8 @@ class TransformerBlock(keras.layers.Layer):
         tokens = ops.shape(x)[1]
         head_dim = self.hidden_dim // self.num_heads
         qkv = ops.reshape(
-            self.qkv(x), (batch, tokens, 3, self.num_heads, head_dim)
+            self.qkv(ops.reshape(x, (-1, self.hidden_dim))),
+            (batch, tokens, 3, self.num_heads, head_dim),
         )
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         if training and self.attention_dropout > 0:
@@ -111,8 +112,8 @@ class TransformerBlock(keras.layers.Layer):
             out = ops.einsum("bhqk,bkhd->bqhd", weights, v)
         else:
             out = ops.dot_product_attention(q, k, v)
-        out = ops.reshape(out, (batch, tokens, self.hidden_dim))
-        return self.proj(out)
+        out = self.proj(ops.reshape(out, (-1, self.hidden_dim)))
+        return ops.reshape(out, (batch, tokens, self.hidden_dim))
 
     def _dropout(self, x, rate, training):
         if not training or rate == 0.0:
@@ -129,10 +130,24 @@ class TransformerBlock(keras.layers.Layer):
         h = self._attention(self.norm1(x), training)
         h = self._dropout(h, self.dropout, training)
         x = x + self._drop_path(h, training)
-        h = keras.activations.gelu(self.fc1(self.norm2(x)), approximate=False)
-        h = self.fc2(self._dropout(h, self.dropout, training))
+        h = self._mlp(self.norm2(x), training)
         h = self._dropout(h, self.dropout, training)
         return x + self._drop_path(h, training)
+
+    def _mlp(self, x, training):
+        """`fc2(dropout(gelu(fc1(x))))` on the tokens flattened to 2-D.
+
+        One `(batch * tokens, dim)` matrix product instead of a 3-D one
+        (as for `qkv` and `proj`): under JAX, XLA on CPU differentiates a
+        3-D `dot_general` with the exact GELU fused into it more slowly
+        (the "MLP, 3-D" column of `benchmarks/profile_block.py`); on
+        TensorFlow and PyTorch both forms run at the same speed.
+        """
+        shape = ops.shape(x)
+        h = ops.reshape(x, (-1, shape[-1]))
+        h = keras.activations.gelu(self.fc1(h), approximate=False)
+        h = self.fc2(self._dropout(h, self.dropout, training))
+        return ops.reshape(h, (*shape[:-1], self.hidden_dim))
 
     def compute_output_shape(self, input_shape):
         return input_shape

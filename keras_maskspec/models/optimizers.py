@@ -170,9 +170,24 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         epsilon = ops.cast(self.epsilon, dtype) * correction
         self.assign_sub(variable, alpha * m / (ops.sqrt(v) + epsilon))
 
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.backend.backend() == "torch" and self.torch_epsilon:
+            # Keras' own torch optimizers update all variables at once with
+            # `torch._foreach_*`; a subclass like this one falls back to one
+            # dispatch per op per variable (about 10 % of a maskspec_tiny
+            # step on 2 CPU cores). The same update, grouped by multiplier.
+            return _torch_foreach_update(
+                self, grads, trainable_variables, learning_rate
+            )
+        return super()._backend_update_step(
+            grads, trainable_variables, learning_rate
+        )
+
     def _apply_weight_decay(self, variables):
         if self.weight_decay is None:
             return
+        if keras.backend.backend() == "torch":
+            return _torch_foreach_decay(self, variables)
         # The schedule is evaluated once per step, not once per variable
         # (run eagerly, each evaluation is a dispatch of its own).
         learning_rate = self.learning_rate
@@ -189,6 +204,58 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         config["no_decay_paths"] = self.no_decay_paths
         config["torch_epsilon"] = self.torch_epsilon
         return config
+
+
+def _by_multiplier(optimizer, variables, *lists):
+    """`{(multiplier, dtype): [params, *lists]}` (torch tensors, foreach)."""
+    groups = {}
+    for i, variable in enumerate(variables):
+        row = (variable.value,) + tuple(values[i] for values in lists)
+        key = (optimizer._multiplier(variable), variable.dtype)
+        groups.setdefault(key, []).append(row)
+    return {k: list(zip(*rows)) for k, rows in groups.items()}
+
+
+def _torch_foreach_update(optimizer, grads, variables, learning_rate):
+    """`LayerDecayAdamW.update_step` for all variables, torch backend."""
+    import torch
+
+    with torch.no_grad():
+        step = ops.cast(optimizer.iterations + 1, "float32")
+        b1, b2 = optimizer.beta_1, optimizer.beta_2
+        correction = ops.sqrt(1 - ops.power(b2, step))
+        alpha = ops.cast(learning_rate, "float32") * correction
+        alpha = alpha / (1 - ops.power(b1, step))
+        epsilon = optimizer.epsilon * correction
+        index = optimizer._get_variable_index
+        m = [optimizer._momentums[index(v)].value for v in variables]
+        v = [optimizer._velocities[index(v)].value for v in variables]
+        grads = [ops.cast(g, var.dtype) for g, var in zip(grads, variables)]
+        groups = _by_multiplier(optimizer, variables, grads, m, v)
+        for (scale, dtype), (params, g, m_, v_) in groups.items():
+            torch._foreach_lerp_(m_, g, 1 - b1)
+            torch._foreach_mul_(v_, b2)
+            torch._foreach_addcmul_(v_, g, g, value=1 - b2)
+            denom = torch._foreach_sqrt(v_)
+            torch._foreach_add_(denom, ops.cast(epsilon, dtype))
+            update = torch._foreach_div(m_, denom)
+            torch._foreach_mul_(update, ops.cast(alpha * scale, dtype))
+            torch._foreach_sub_(params, update)
+
+
+def _torch_foreach_decay(optimizer, variables):
+    """`LayerDecayAdamW._apply_weight_decay`, all variables, torch backend."""
+    import torch
+
+    variables = [v for v in variables if optimizer._use_weight_decay(v)]
+    if not variables:
+        return
+    with torch.no_grad():
+        lr = ops.cast(optimizer.learning_rate, "float32")
+        decay = lr * optimizer.weight_decay
+        groups = _by_multiplier(optimizer, variables)
+        for (scale, dtype), (params,) in groups.items():
+            torch._foreach_mul_(params, ops.cast(1 - decay * scale, dtype))
 
 
 def layer_decay_multipliers(encoder, model, decay=0.75):

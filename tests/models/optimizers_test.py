@@ -65,3 +65,39 @@ def test_no_decay_paths_skip_decay_and_round_trip():
     assert config["torch_epsilon"] is True
     clone = type(opt).from_config(config)
     assert clone.no_decay_paths == [kept.path]
+
+
+def test_variables_with_different_multipliers_update_together():
+    # One `apply_gradients` over variables in two multiplier groups (under
+    # the torch backend: the grouped `torch._foreach_*` update).
+    rng = np.random.default_rng(1)
+    p0 = [rng.normal(size=(3, 2)), rng.normal(size=(5,))]
+    grads = [[rng.normal(size=p.shape) for p in p0] for _ in range(3)]
+    variables = [
+        keras.Variable(p.astype("float32"), name=f"w{i}")
+        for i, p in enumerate(p0)
+    ]
+    scales = [1.0, 0.25]
+    opt = make_adamw(
+        1e-2,
+        weight_decay=0.05,
+        beta_2=0.999,
+        lr_multipliers={v.path: s for v, s in zip(variables, scales)},
+    )
+    for step in grads:
+        opt.apply_gradients(
+            [(g.astype("float32"), v) for g, v in zip(step, variables)]
+        )
+    for i, variable in enumerate(variables):
+        want = torch_adamw(
+            p0[i],
+            [s[i] for s in grads],
+            1e-2 * scales[i],
+            0.05,
+            0.9,
+            0.999,
+            1e-8,
+        )
+        np.testing.assert_allclose(
+            to_numpy(variable), want, rtol=1e-5, atol=1e-6
+        )
