@@ -11,6 +11,7 @@ load average while it runs, so the end-of-run value is printed for the
 record only.
 """
 
+import json
 import os
 import platform
 
@@ -49,6 +50,26 @@ def describe():
         f"{'AVX-512 BF16' if has_bf16() else 'no native bf16'}, "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+
+
+def worker_result(stdout, tag="RESULT"):
+    """The JSON a benchmark's worker process printed as `TAG {...}`.
+
+    Every script here runs its measurements in fresh subprocesses that
+    print one such line on stdout; `None` when none was printed (the
+    worker failed).
+
+    Examples:
+    >>> worker_result('log line\\nRESULT {"seconds": 1.5}\\n')
+    {'seconds': 1.5}
+    >>> worker_result("Traceback ...") is None
+    True
+    """
+    prefix = tag + " "
+    for line in stdout.splitlines():
+        if line.startswith(prefix):
+            return json.loads(line[len(prefix) :])
+    return None
 
 
 class IdleGuard:

@@ -155,9 +155,9 @@ def _measure(reader, paths, cores, repeats):
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+    result = _machine.worker_result(out.stdout)
+    if result is not None:
+        return result
     raise RuntimeError(f"{reader} on {cores} cores failed:\n{out.stderr}")
 
 

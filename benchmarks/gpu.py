@@ -148,9 +148,9 @@ def _run_backend(backend, args, peak):
         cmd += ["--peak", str(peak)]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULTS "):
-            return json.loads(line[len("RESULTS ") :])
+    result = _machine.worker_result(out.stdout, "RESULTS")
+    if result is not None:
+        return result
     return [dict(backend=backend, preset="-", variant="FAILED")]
 
 

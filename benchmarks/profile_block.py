@@ -185,9 +185,7 @@ def main():
             "intra_op_parallelism_threads=1",
         )
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        for line in proc.stdout.splitlines():
-            if line.startswith("RESULT "):
-                results.update(json.loads(line[len("RESULT ") :]))
+        results.update(_machine.worker_result(proc.stdout) or {})
     print(f"Machine: {_machine.describe()}.")
     print(
         f"\nOne block, batch {SHAPE['batch']} x {args.tokens} tokens x "

@@ -27,7 +27,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def worker(args):
     import numpy as np
-
     import training_speed
 
     audio = np.random.default_rng(0).normal(size=(8, 64000)) * 0.1
@@ -48,9 +47,9 @@ def _run(checkout, args):
         TF_CPP_MIN_LOG_LEVEL="3",
     )
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])["seconds"]
+    result = _machine.worker_result(out.stdout)
+    if result is not None:
+        return result["seconds"]
     raise RuntimeError(f"{checkout} failed:\n{out.stderr[-2000:]}")
 
 

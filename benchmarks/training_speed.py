@@ -371,10 +371,10 @@ def run_backend(backend, args):
     # stderr passes through: each result is printed as soon as measured.
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULTS "):
-            print(f"# {backend}: {wall:.0f} s wall", file=sys.stderr)
-            return json.loads(line[len("RESULTS ") :])
+    result = _machine.worker_result(proc.stdout, "RESULTS")
+    if result is not None:
+        print(f"# {backend}: {wall:.0f} s wall", file=sys.stderr)
+        return result
     return [
         dict(
             impl=f"keras-{backend}",

@@ -358,19 +358,19 @@ def pretrain(cfg, stats, data, seed, on_budget):
 
 # ------------------------------------------------------------- features
 def pooled(tokens, mel_patches):
-    """Poolings of patch tokens `(batch, time * mel, dim)`, time-major.
+    """Poolings of patch tokens `(batch, time * mel, dim)`, time-major,
+    beside the plain mean that `encoder_features` always takes.
 
-    `mean`: over all patches; `freqcat`: MSM-MAE's / M2D's scene feature,
-    the mean over time of each mel row of patches, the rows concatenated
-    (`mel_patches * dim` values: where in frequency a token sits is kept);
-    `meanstd`: mean and standard deviation over all patches.
+    `freqcat`: MSM-MAE's / M2D's scene feature, the mean over time of each
+    mel row of patches, the rows concatenated (`mel_patches * dim` values:
+    where in frequency a token sits is kept); `meanstd`: mean and standard
+    deviation over all patches.
     """
     from keras import ops
 
     shape = ops.shape(tokens)
     grid = ops.reshape(tokens, (shape[0], -1, mel_patches, tokens.shape[-1]))
     return {
-        "mean": ops.mean(tokens, axis=1),
         "freqcat": ops.reshape(ops.mean(grid, axis=1), (shape[0], -1)),
         "meanstd": ops.concatenate(
             [ops.mean(tokens, axis=1), ops.std(tokens, axis=1)], axis=-1
@@ -398,8 +398,7 @@ def encoder_features(encoder, x, batch=32, every_block=False, poolings=False):
 
     def add_poolings(suffix, tokens):
         for kind, value in pooled(tokens, mel_patches).items():
-            if kind != "mean":
-                add(f"{kind}_{suffix}", value)
+            add(f"{kind}_{suffix}", value)
 
     for i in range(0, len(x), batch):
         spec = encoder.frontend(x[i : i + batch], training=False)

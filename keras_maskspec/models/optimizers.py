@@ -154,21 +154,26 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         if not self.torch_epsilon:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
-        beta_1_power = ops.power(ops.cast(self.beta_1, dtype), step)
-        beta_2_power = ops.power(ops.cast(self.beta_2, dtype), step)
+        alpha, epsilon = self._step_size(learning_rate, dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(gradient - m, 1 - self.beta_1))
         self.assign_add(
             v, ops.multiply(ops.square(gradient) - v, 1 - self.beta_2)
         )
-        correction = ops.sqrt(1 - beta_2_power)
-        alpha = lr * correction / (1 - beta_1_power)
-        epsilon = ops.cast(self.epsilon, dtype) * correction
         self.assign_sub(variable, alpha * m / (ops.sqrt(v) + epsilon))
+
+    def _step_size(self, learning_rate, dtype):
+        """`(alpha, epsilon)` of this step in PyTorch's placement:
+        `p -= alpha * m / (sqrt(v) + epsilon)` with both bias corrections
+        folded in (see the class docstring)."""
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1_power = ops.power(ops.cast(self.beta_1, dtype), step)
+        beta_2_power = ops.power(ops.cast(self.beta_2, dtype), step)
+        correction = ops.sqrt(1 - beta_2_power)
+        alpha = ops.cast(learning_rate, dtype) * correction / (1 - beta_1_power)
+        return alpha, ops.cast(self.epsilon, dtype) * correction
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         if keras.backend.backend() == "torch" and self.torch_epsilon:
@@ -222,12 +227,8 @@ def _torch_foreach_update(optimizer, grads, variables, learning_rate):
     import torch
 
     with torch.no_grad():
-        step = ops.cast(optimizer.iterations + 1, "float32")
+        alpha, epsilon = optimizer._step_size(learning_rate, "float32")
         b1, b2 = optimizer.beta_1, optimizer.beta_2
-        correction = ops.sqrt(1 - ops.power(b2, step))
-        alpha = ops.cast(learning_rate, "float32") * correction
-        alpha = alpha / (1 - ops.power(b1, step))
-        epsilon = optimizer.epsilon * correction
         index = optimizer._get_variable_index
         m = [optimizer._momentums[index(v)].value for v in variables]
         v = [optimizer._velocities[index(v)].value for v in variables]
