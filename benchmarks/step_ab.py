@@ -2,15 +2,16 @@
 
 For one change to the library (a commit, a working tree), times
 `train_on_batch` of a fresh `maskspec_{preset}` model (`time_pretrainer`
-of `training_speed.py`: batch 8 x 2 s, compiled as that script compiles
-it) with checkout A and with checkout B on one Keras backend, alternating
-A, B, A, B ... in fresh subprocesses (`PYTHONPATH` set to the checkout),
-so both see the same machine state. Prints seconds per step per round and
-the median ratio A / B (> 1: B is faster).
+of `training_speed.py`: batch 8 x `--seconds`, 2 s by default, compiled
+as that script compiles it) with checkout A and with checkout B on one
+Keras backend, alternating A, B, A, B ... in fresh subprocesses
+(`PYTHONPATH` set to the checkout), so both see the same machine state.
+Prints seconds per step per round and the median ratio A / B (> 1: B is
+faster).
 
     git worktree add /tmp/base HEAD
     python benchmarks/step_ab.py --a /tmp/base --b . --backend jax \\
-        --preset tiny --rounds 2
+        --preset tiny --rounds 2 [--seconds 10 --steps 3]
 """
 
 import argparse
@@ -29,7 +30,8 @@ def worker(args):
     import numpy as np
     import training_speed
 
-    audio = np.random.default_rng(0).normal(size=(8, 64000)) * 0.1
+    samples = int(round(args.seconds * 32000))
+    audio = np.random.default_rng(0).normal(size=(8, samples)) * 0.1
     _, seconds, _ = training_speed.time_pretrainer(
         args.preset, None, args.jit, audio.astype("float32"), args
     )
@@ -40,6 +42,7 @@ def _run(checkout, args):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker"]
     cmd += ["--preset", args.preset, "--steps", str(args.steps)]
     cmd += ["--warmup", str(args.warmup), "--jit", str(int(args.jit))]
+    cmd += ["--seconds", str(args.seconds)]
     env = dict(
         os.environ,
         KERAS_BACKEND=args.backend,
@@ -62,6 +65,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="Clip length (s)."
+    )
     parser.add_argument(
         "--jit",
         type=int,
@@ -87,7 +93,8 @@ def main():
     print(guard.header())
     print(
         f"\n`maskspec_{args.preset}`, KERAS_BACKEND={args.backend}, "
-        f"jit_compile={args.jit}, batch 8 x 2 s, {args.warmup} warm-up + "
+        f"jit_compile={args.jit}, batch 8 x {args.seconds:g} s, "
+        f"{args.warmup} warm-up + "
         f"{args.steps} timed steps per process; A = {args.a}, B = {args.b}.\n"
     )
     print("| round | A s/step | B s/step | A / B |")

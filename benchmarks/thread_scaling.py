@@ -1,0 +1,163 @@
+"""How many cores each backend's step uses: one MLP sub-layer, 1 vs 2 threads.
+
+The decoder MLP of `maskspec_tiny` at the 10 s shape (batch 8 x 497
+tokens, 512 -> 2048 -> 512, exact GELU), forward + backward, timed in a
+fresh process per (framework, threads) as plain framework code, the same
+products the Keras layers run. Prints wall milliseconds, CPU milliseconds
+and their ratio (the cores actually busy), and each framework's speed-up
+from 1 to 2 threads.
+
+    python benchmarks/thread_scaling.py --repeats 3
+
+Why: `training_speed.py` at 10 s puts JAX far behind the PyTorch
+reference while `profile_block.py` (one thread each) puts it much closer;
+this says whether the gap is the second core. For JAX, 1 thread is asked
+for with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`, which does not
+keep XLA's CPU client on one core (the "cores busy" column shows it; see
+jax-ml/jax#1539); for TensorFlow, its intra-op pool; for PyTorch,
+`torch.set_num_threads`.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import _machine
+
+SHAPE = dict(rows=8 * 497, hidden=512, inner=2048)
+
+
+def _timed(step, repeats):
+    """Min wall and matching CPU ms of `step()` over `repeats` after one
+    warm-up."""
+    step()
+    best = None
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        step()
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    return {"wall_ms": best[0] * 1e3, "cpu_ms": best[1] * 1e3}
+
+
+def _data(rng):
+    rows, hidden, inner = SHAPE["rows"], SHAPE["hidden"], SHAPE["inner"]
+    return (
+        rng.normal(size=(rows, hidden)).astype("float32"),
+        (rng.normal(size=(hidden, inner)) * 0.02).astype("float32"),
+        (rng.normal(size=(inner, hidden)) * 0.02).astype("float32"),
+    )
+
+
+def torch_worker(threads, repeats, data):
+    import torch
+
+    torch.set_num_threads(threads)
+    x, w1, w2 = (torch.tensor(a, requires_grad=True) for a in data)
+
+    def step():
+        h = torch.nn.functional.gelu(x @ w1)
+        ((h @ w2) ** 2).sum().backward()
+
+    return _timed(step, repeats)
+
+
+def jax_worker(threads, repeats, data):
+    import jax
+    import jax.numpy as jnp
+
+    def loss(x, w1, w2):
+        h = jax.nn.gelu(x @ w1, approximate=False)
+        return ((h @ w2) ** 2).sum()
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
+    args = [jnp.asarray(a) for a in data]
+    return _timed(lambda: jax.block_until_ready(grad(*args)), repeats)
+
+
+def tf_worker(threads, repeats, data):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    x, w1, w2 = (tf.constant(a) for a in data)
+
+    @tf.function(jit_compile=True)
+    def grad():
+        with tf.GradientTape() as tape:
+            tape.watch([x, w1, w2])
+            h = tf.nn.gelu(x @ w1, approximate=False)
+            loss = tf.reduce_sum((h @ w2) ** 2)
+        return tape.gradient(loss, [x, w1, w2])
+
+    return _timed(lambda: [t.numpy() for t in grad()], repeats)
+
+
+WORKERS = {"torch": torch_worker, "jax": jax_worker, "tensorflow": tf_worker}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if args.worker:
+        import numpy as np
+
+        data = _data(np.random.default_rng(0))
+        result = WORKERS[args.worker](args.threads, args.repeats, data)
+        print("RESULT " + json.dumps(result), flush=True)
+        return None
+    guard = _machine.IdleGuard()
+    results = {}
+    for name in WORKERS:
+        for threads in (1, 2):
+            cmd = [sys.executable, os.path.abspath(__file__)]
+            cmd += ["--worker", name, "--threads", str(threads)]
+            cmd += ["--repeats", str(args.repeats)]
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            if threads == 1:
+                env["OMP_NUM_THREADS"] = "1"
+                env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+            proc = subprocess.run(
+                cmd, env=env, stdout=subprocess.PIPE, text=True
+            )
+            results[name, threads] = _machine.worker_result(proc.stdout)
+    if not guard.ok:
+        print(guard.refusal())
+        return None
+    print(guard.header())
+    print(
+        f"\nMLP sub-layer, ({SHAPE['rows']} x {SHAPE['hidden']}) -> "
+        f"{SHAPE['inner']} -> {SHAPE['hidden']}, exact GELU, forward + "
+        f"backward; min wall of {args.repeats} after one warm-up.\n"
+    )
+    print(
+        "| framework | threads | wall ms | CPU ms | cores busy "
+        "| 1 -> 2 threads |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (name, threads), r in results.items():
+        if r is None:
+            print(f"| {name} | {threads} | failed | | | |")
+            continue
+        one = results.get((name, 1))
+        gain = (
+            f"{one['wall_ms'] / r['wall_ms']:.2f}x"
+            if threads == 2 and one
+            else ""
+        )
+        print(
+            f"| {name} | {threads} | {r['wall_ms']:.0f} | {r['cpu_ms']:.0f} "
+            f"| {r['cpu_ms'] / r['wall_ms']:.2f} | {gain} |"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    main()
