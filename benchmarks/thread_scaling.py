@@ -1,21 +1,23 @@
-"""How many cores each backend's step uses: one MLP sub-layer, 1 vs 2 threads.
+"""Cores used and speed per framework: one MLP and one attention core.
 
 The decoder MLP of `maskspec_tiny` at the 10 s shape (batch 8 x 497
-tokens, 512 -> 2048 -> 512, exact GELU), forward + backward, timed in a
-fresh process per (framework, threads) as plain framework code, the same
-products the Keras layers run. Prints wall milliseconds, CPU milliseconds
-and their ratio (the cores actually busy), and each framework's speed-up
-from 1 to 2 threads.
+tokens, 512 -> 2048 -> 512, exact GELU) and its attention core (16 heads
+of 32), forward + backward, timed in a fresh process per (op, framework,
+threads) as plain framework code, in the form each Keras backend runs it
+(PyTorch: fused SDPA; JAX, as `TransformerBlock` does: matmul, softmax,
+matmul; TensorFlow: the same, with XLA). Prints wall milliseconds, CPU
+milliseconds and their ratio (the cores actually busy), and each
+framework's speed-up from 1 to 2 threads.
 
-    python benchmarks/thread_scaling.py --repeats 3
+    python benchmarks/thread_scaling.py --repeats 3 [--ops mlp,attention]
 
 Why: `training_speed.py` at 10 s puts JAX far behind the PyTorch
 reference while `profile_block.py` (one thread each) puts it much closer;
-this says whether the gap is the second core. For JAX, 1 thread is asked
-for with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`, which does not
-keep XLA's CPU client on one core (the "cores busy" column shows it; see
-jax-ml/jax#1539); for TensorFlow, its intra-op pool; for PyTorch,
-`torch.set_num_threads`.
+this says whether the gap is the second core or the kernel. For JAX, 1
+thread is asked for with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`,
+which does not keep XLA's CPU client on one core (the "cores busy"
+column shows it; see jax-ml/jax#1539); for TensorFlow, its intra-op pool;
+for PyTorch, `torch.set_num_threads`.
 """
 
 import argparse
@@ -28,6 +30,8 @@ import time
 import _machine
 
 SHAPE = dict(rows=8 * 497, hidden=512, inner=2048)
+# The attention core of the same block: batch 8, 16 heads, 497 tokens, 32.
+ATTENTION = (8, 16, 497, 32)
 
 
 def _timed(step, repeats):
@@ -44,7 +48,9 @@ def _timed(step, repeats):
     return {"wall_ms": best[0] * 1e3, "cpu_ms": best[1] * 1e3}
 
 
-def _data(rng):
+def _data(op, rng):
+    if op == "attention":
+        return (rng.normal(size=ATTENTION).astype("float32"),)
     rows, hidden, inner = SHAPE["rows"], SHAPE["hidden"], SHAPE["inner"]
     return (
         rng.normal(size=(rows, hidden)).astype("float32"),
@@ -53,89 +59,89 @@ def _data(rng):
     )
 
 
-def torch_worker(threads, repeats, data):
+def torch_worker(op, threads, repeats, data):
+    """MLP, or attention as the PyTorch backend runs it: fused SDPA."""
     import torch
 
     torch.set_num_threads(threads)
-    x, w1, w2 = (torch.tensor(a, requires_grad=True) for a in data)
+    tensors = [torch.tensor(a, requires_grad=True) for a in data]
 
-    def step():
+    def mlp():
+        x, w1, w2 = tensors
         h = torch.nn.functional.gelu(x @ w1)
         ((h @ w2) ** 2).sum().backward()
 
-    return _timed(step, repeats)
+    def attention():
+        (q,) = tensors
+        out = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+        (out**2).sum().backward()
+
+    return _timed(attention if op == "attention" else mlp, repeats)
 
 
-def jax_worker(threads, repeats, data):
+def jax_worker(op, threads, repeats, data):
+    """MLP, or attention as `TransformerBlock` runs it under JAX: batched
+    matmuls and a softmax in `(batch, heads, tokens, dim)` layout."""
     import jax
     import jax.numpy as jnp
 
-    def loss(x, w1, w2):
+    def mlp(x, w1, w2):
         h = jax.nn.gelu(x @ w1, approximate=False)
         return ((h @ w2) ** 2).sum()
 
-    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
+    def attention(q):
+        scores = jnp.matmul(q * q.shape[-1] ** -0.5, jnp.swapaxes(q, -1, -2))
+        out = jnp.matmul(jax.nn.softmax(scores, axis=-1), q)
+        return (out**2).sum()
+
+    loss = attention if op == "attention" else mlp
+    grad = jax.jit(jax.grad(loss, argnums=tuple(range(len(data)))))
     args = [jnp.asarray(a) for a in data]
     return _timed(lambda: jax.block_until_ready(grad(*args)), repeats)
 
 
-def tf_worker(threads, repeats, data):
+def tf_worker(op, threads, repeats, data):
+    """MLP, or attention in the same explicit form, with XLA."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    x, w1, w2 = (tf.constant(a) for a in data)
+    tensors = [tf.constant(a) for a in data]
+
+    def mlp(x, w1, w2):
+        h = tf.nn.gelu(x @ w1, approximate=False)
+        return tf.reduce_sum((h @ w2) ** 2)
+
+    def attention(q):
+        scores = tf.matmul(q * q.shape[-1] ** -0.5, q, transpose_b=True)
+        out = tf.matmul(tf.nn.softmax(scores, axis=-1), q)
+        return tf.reduce_sum(out**2)
+
+    loss = attention if op == "attention" else mlp
 
     @tf.function(jit_compile=True)
     def grad():
         with tf.GradientTape() as tape:
-            tape.watch([x, w1, w2])
-            h = tf.nn.gelu(x @ w1, approximate=False)
-            loss = tf.reduce_sum((h @ w2) ** 2)
-        return tape.gradient(loss, [x, w1, w2])
+            tape.watch(tensors)
+            value = loss(*tensors)
+        return tape.gradient(value, tensors)
 
     return _timed(lambda: [t.numpy() for t in grad()], repeats)
 
 
 WORKERS = {"torch": torch_worker, "jax": jax_worker, "tensorflow": tf_worker}
+OPS = {
+    "mlp": f"MLP sub-layer, ({SHAPE['rows']} x {SHAPE['hidden']}) -> "
+    f"{SHAPE['inner']} -> {SHAPE['hidden']}, exact GELU",
+    "attention": "attention core, q = k = v of shape "
+    f"{ATTENTION} (torch: fused SDPA; JAX and TF: matmul, softmax, matmul)",
+}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--worker", default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    if args.worker:
-        import numpy as np
-
-        data = _data(np.random.default_rng(0))
-        result = WORKERS[args.worker](args.threads, args.repeats, data)
-        print("RESULT " + json.dumps(result), flush=True)
-        return None
-    guard = _machine.IdleGuard()
-    results = {}
-    for name in WORKERS:
-        for threads in (1, 2):
-            cmd = [sys.executable, os.path.abspath(__file__)]
-            cmd += ["--worker", name, "--threads", str(threads)]
-            cmd += ["--repeats", str(args.repeats)]
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-            if threads == 1:
-                env["OMP_NUM_THREADS"] = "1"
-                env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
-            proc = subprocess.run(
-                cmd, env=env, stdout=subprocess.PIPE, text=True
-            )
-            results[name, threads] = _machine.worker_result(proc.stdout)
-    if not guard.ok:
-        print(guard.refusal())
-        return None
-    print(guard.header())
+def _table(op, results, repeats):
     print(
-        f"\nMLP sub-layer, ({SHAPE['rows']} x {SHAPE['hidden']}) -> "
-        f"{SHAPE['inner']} -> {SHAPE['hidden']}, exact GELU, forward + "
-        f"backward; min wall of {args.repeats} after one warm-up.\n"
+        f"\n{OPS[op]}, forward + backward; min wall of {repeats} after one "
+        "warm-up.\n"
     )
     print(
         "| framework | threads | wall ms | CPU ms | cores busy "
@@ -156,6 +162,45 @@ def main():
             f"| {name} | {threads} | {r['wall_ms']:.0f} | {r['cpu_ms']:.0f} "
             f"| {r['cpu_ms'] / r['wall_ms']:.2f} | {gain} |"
         )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ops", default="mlp,attention")
+    parser.add_argument("--worker", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    ops = args.ops.split(",")
+    if args.worker:
+        import numpy as np
+
+        data = _data(ops[0], np.random.default_rng(0))
+        result = WORKERS[args.worker](ops[0], args.threads, args.repeats, data)
+        print("RESULT " + json.dumps(result), flush=True)
+        return None
+    guard = _machine.IdleGuard()
+    results = {op: {} for op in ops}
+    for op in ops:
+        for name in WORKERS:
+            for threads in (1, 2):
+                cmd = [sys.executable, os.path.abspath(__file__), "--ops", op]
+                cmd += ["--worker", name, "--threads", str(threads)]
+                cmd += ["--repeats", str(args.repeats)]
+                env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+                if threads == 1:
+                    env["OMP_NUM_THREADS"] = "1"
+                    env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+                proc = subprocess.run(
+                    cmd, env=env, stdout=subprocess.PIPE, text=True
+                )
+                results[op][name, threads] = _machine.worker_result(proc.stdout)
+    if not guard.ok:
+        print(guard.refusal())
+        return None
+    print(guard.header())
+    for op in ops:
+        _table(op, results[op], args.repeats)
     return results
 
 
