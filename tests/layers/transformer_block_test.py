@@ -33,11 +33,14 @@ def reference_block(x, w, heads):
     return x + h @ w["fc2/kernel"] + w["fc2/bias"]
 
 
-def test_matches_numpy_reference():
+# 300 tokens: three query blocks of the explicit attention, the last one
+# ragged (`_QUERY_CHUNK` = 128), under JAX and with attention dropout.
+@pytest.mark.parametrize("tokens", [7, 300])
+def test_matches_numpy_reference(tokens):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 7, 16)).astype("float32")
+    x = rng.normal(size=(2, tokens, 16)).astype("float32")
     block = TransformerBlock(16, 4, 32)
-    out = to_numpy(run_layer_test(block, x, expected_shape=(2, 7, 16)))
+    out = to_numpy(run_layer_test(block, x, expected_shape=(2, tokens, 16)))
     weights = {}
     for v in block.weights:
         # Randomise norms too, so the reference checks them.
@@ -47,6 +50,19 @@ def test_matches_numpy_reference():
     out = to_numpy(block(x))
     expected = reference_block(x.astype("float64"), weights, 4)
     np.testing.assert_allclose(out, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_explicit_blocked_attention_matches_the_fused_call():
+    # With attention dropout on while training, every backend takes the
+    # explicit attention in query blocks. With the dropout itself switched
+    # off on this instance it must match the inference call (TF and
+    # PyTorch: the fused `ops.dot_product_attention`).
+    x = np.random.default_rng(2).normal(size=(2, 300, 16)).astype("float32")
+    block = TransformerBlock(16, 4, 32, attention_dropout=0.5, seed=0)
+    fused = to_numpy(block(x))
+    block._dropout = lambda values, rate, training: values
+    explicit = to_numpy(block(x, training=True))
+    np.testing.assert_allclose(explicit, fused, atol=1e-5, rtol=1e-5)
 
 
 def test_dropout_and_drop_path_only_while_training():
