@@ -32,8 +32,9 @@ class TransformerBlock(keras.layers.Layer):
     uses one fused `qkv` projection and `keras.ops.dot_product_attention`,
     which dispatches to PyTorch's fused SDPA kernel, or under JAX (and with
     attention dropout) batched `matmul`s in `(batch, heads, tokens, dim)`
-    layout, the faster form there; sublayer names follow timm (`norm1`, `qkv`,
-    `proj`, `norm2`, `fc1`, `fc2`) so PyTorch checkpoints map one to one.
+    layout over blocks of 128 queries, the faster form there; sublayer
+    names follow timm (`norm1`, `qkv`, `proj`, `norm2`, `fc1`, `fc2`) so
+    PyTorch checkpoints map one to one.
 
     Args:
         hidden_dim: int. Token width.
