@@ -86,18 +86,19 @@ def jax_worker(op, threads, repeats, data):
     import jax
     import jax.numpy as jnp
 
+    # The layer's own query blocks (this module loads no TensorFlow under
+    # KERAS_BACKEND=jax, which `main` sets for this worker).
+    from keras_maskspec.layers.transformer_block import _query_chunks
+
     def mlp(x, w1, w2):
         h = jax.nn.gelu(x @ w1, approximate=False)
         return ((h @ w2) ** 2).sum()
 
     def attention(q):
-        # In blocks of 128 queries, as `TransformerBlock` under JAX.
         k_t = jnp.swapaxes(q, -1, -2)
         blocks = []
-        for start in range(0, q.shape[2], 128):
-            scores = jnp.matmul(
-                q[:, :, start : start + 128] * q.shape[-1] ** -0.5, k_t
-            )
+        for start, stop in _query_chunks(q.shape[2]):
+            scores = jnp.matmul(q[:, :, start:stop] * q.shape[-1] ** -0.5, k_t)
             blocks.append(jnp.matmul(jax.nn.softmax(scores, axis=-1), q))
         return (jnp.concatenate(blocks, axis=2) ** 2).sum()
 
@@ -195,7 +196,9 @@ def main():
                 cmd = [sys.executable, os.path.abspath(__file__), "--ops", op]
                 cmd += ["--worker", name, "--threads", str(threads)]
                 cmd += ["--repeats", str(args.repeats)]
-                env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+                env = dict(
+                    os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=name
+                )
                 if threads == 1:
                     env["OMP_NUM_THREADS"] = "1"
                     env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"

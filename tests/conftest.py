@@ -5,15 +5,10 @@ import os
 # faster. Measured: tests/models/maskspec_pretrainer_test.py under JAX,
 # 112 s -> 96 s wall. Set before Keras (and so JAX or TensorFlow) loads;
 # an optimisation level the caller put in XLA_FLAGS is kept.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = " ".join(
-        filter(
-            None,
-            [
-                os.environ.get("XLA_FLAGS"),
-                "--xla_backend_optimization_level=0",
-            ],
-        )
+_flags = os.environ.get("XLA_FLAGS", "")
+if "xla_backend_optimization_level" not in _flags:
+    os.environ["XLA_FLAGS"] = (
+        f"{_flags} --xla_backend_optimization_level=0".strip()
     )
 
 import keras  # noqa: E402
