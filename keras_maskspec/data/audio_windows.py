@@ -133,7 +133,7 @@ class AudioFileWindows:
         last_in = min(self.frames, -(-stop // up) * down + margin)
         with sf.SoundFile(self.path) as f:
             f.seek(first_in)
-            audio = f.read(last_in - first_in, dtype="float32", always_2d=True)
+            audio = decode.read_float32(f, last_in - first_in)
         audio = clips.mix_channels(audio, self.channels, 2)
         audio = resampling.resample(audio, self.orig_rate, self.sample_rate)
         offset = start - first_in * up // down

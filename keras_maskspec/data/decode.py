@@ -82,6 +82,46 @@ def tfio_available():
 
 # --- The Python path: soundfile -------------------------------------------
 
+# Subtypes whose samples are exact in int16: libsndfile hands them over
+# without conversion, and its own float conversion costs about 8x the read
+# (2.1 ms vs 0.3 ms for 10 s of 44.1 kHz stereo; issue 14).
+_INT16_SUBTYPES = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})
+
+
+def read_float32(sound_file, frames=-1):
+    """Reads `frames` frames of an open `soundfile.SoundFile` as float32.
+
+    The result equals `sound_file.read(frames, dtype="float32",
+    always_2d=True)` sample for sample; 8- and 16-bit PCM are read as int16
+    and scaled by 1 / 32768 in numpy, which is several times faster than
+    libsndfile's own conversion.
+
+    Args:
+        sound_file: an open `soundfile.SoundFile`.
+        frames: int. Frames to read from the current position; `-1` reads
+            to the end. Defaults to `-1`.
+
+    Returns:
+        float32 array `(frames, channels)`.
+
+    Examples:
+
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> sf.write(buffer, np.array([0.5, -0.25]), 8000, format="WAV")
+    >>> _ = buffer.seek(0)
+    >>> with sf.SoundFile(buffer) as f:
+    ...     read_float32(f).tolist()
+    [[0.5], [-0.25]]
+    """
+    if sound_file.subtype in _INT16_SUBTYPES:
+        audio = sound_file.read(frames, dtype="int16", always_2d=True)
+        audio = audio.astype(np.float32)
+        audio *= np.float32(1.0 / 32768.0)
+        return audio
+    return sound_file.read(frames, dtype="float32", always_2d=True)
+
+
 
 def _read_error(path, exc):
     if not os.path.exists(path):
@@ -199,7 +239,7 @@ def load_audio(
                 )
                 if start:
                     f.seek(start)
-            audio = f.read(stop - start, dtype="float32", always_2d=True)
+            audio = read_float32(f, stop - start)
     except Exception as exc:  # noqa: BLE001 - any failure skips the clip
         raise _read_error(path, exc) from None
     if audio.shape[0] == 0:
@@ -254,7 +294,7 @@ def _soundfile_decode(path, seed, spec, report):
             seed=[int(s) & 0x7FFFFFFF for s in seed],
             num_channels=spec.num_channels,
         )
-        return audio.astype(np.float32), np.int32(_OK)
+        return audio.astype(np.float32, copy=False), np.int32(_OK)
     except bad_clips.AudioReadError as exc:
         reason = exc.reason
     except Exception:  # noqa: BLE001 - any failure skips the clip

@@ -490,9 +490,8 @@ def _record_bad(report, record_id):
 
 def _decode_flac_py(data, num_channels, report, record_id):
     try:
-        audio, _ = sf.read(
-            io.BytesIO(bytes(data)), dtype="float32", always_2d=True
-        )
+        with sf.SoundFile(io.BytesIO(bytes(data))) as f:
+            audio = decode.read_float32(f)
         if audio.shape[1] != num_channels or not audio.size:
             raise ValueError("bad channel count")
         return audio, True

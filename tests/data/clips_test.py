@@ -26,6 +26,24 @@ def test_mix_channels_numpy_and_tf_agree():
         clips.mix_channels(stereo, "both")
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 6])
+def test_mono_mix_equals_the_mean_of_the_channels(count):
+    # Oracle: librosa.to_mono (the mean over channels, channels first).
+    librosa = pytest.importorskip("librosa")
+    audio = np.random.default_rng(count).uniform(-1, 1, (4801, count))
+    audio = audio.astype(np.float32)
+    mono = clips.mix_channels(audio, "mono")
+    assert mono.dtype == np.float32 and mono.shape == (4801,)
+    expected = librosa.to_mono(np.ascontiguousarray(audio.T))
+    in_graph = clips.tf_mix_channels(audio, "mono").numpy()
+    if count <= 2:  # a sum of two and a halving are exact
+        np.testing.assert_array_equal(mono, expected)
+        np.testing.assert_array_equal(in_graph, expected)
+    np.testing.assert_allclose(mono, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(in_graph, expected, rtol=0, atol=1e-6)
+    assert not np.shares_memory(mono, audio)  # never a view of the input
+
+
 def test_crop_or_pad_random_is_seeded_and_in_range():
     x = tf.range(100)
     a = clips.crop_or_pad(x, 10, crop="random", seed=tf.constant([1, 2]))

@@ -32,6 +32,29 @@ def test_load_audio_formats(make_audio, sine, name, subtype):
     )
 
 
+@pytest.mark.parametrize(
+    "name,subtype",
+    [("a.wav", "PCM_U8"), ("b.wav", "PCM_16"), ("c.wav", "PCM_24"),
+     ("e.wav", "FLOAT"), ("f.flac", "PCM_16"), ("g.flac", "PCM_S8"),
+     ("h.aiff", "PCM_S8"), ("i.ogg", None)],
+)  # fmt: skip
+def test_read_float32_equals_libsndfiles_own_conversion(
+    make_audio, name, subtype
+):
+    # Oracle: soundfile's float32 read; the int16 fast path must match it
+    # sample for sample, from the start and after a seek.
+    data = np.random.default_rng(3).uniform(-1, 1, (3000, 2))
+    path = make_audio(name, rate=16000, subtype=subtype, data=data)
+    expected, _ = sf.read(path, dtype="float32", always_2d=True)
+    with sf.SoundFile(path) as f:
+        whole = decode.read_float32(f)
+        f.seek(1000)
+        part = decode.read_float32(f, 500)
+    assert whole.dtype == np.float32 and whole.shape == expected.shape
+    np.testing.assert_array_equal(whole, expected)
+    np.testing.assert_array_equal(part, expected[1000:1500])
+
+
 def test_load_audio_long_file_reads_only_a_window(tmp_path, monkeypatch):
     # An hour of 8 kHz pcm16 as a sparse file: 57.6 MB on paper, 0 on disk.
     path = tmp_path / "hour.wav"
