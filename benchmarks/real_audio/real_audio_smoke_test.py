@@ -59,12 +59,20 @@ def _run(args):
     return proc
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """The corpus, built once for this module's tests (or the one named by
+    `MASKSPEC_REAL_AUDIO_CORPUS`)."""
+    if CORPUS:
+        return Path(CORPUS)
+    path = tmp_path_factory.mktemp("real_audio") / "corpus"
+    _run([HERE / "build_corpus.py", "--out", path])
+    return path
+
+
 @pytest.mark.large
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
-def test_smoke_run(tmp_path):
-    corpus = Path(CORPUS) if CORPUS else tmp_path / "corpus"
-    if not CORPUS:
-        _run([HERE / "build_corpus.py", "--out", corpus])
+def test_smoke_run(tmp_path, corpus):
     out = tmp_path / "out"
     _run([HERE / "run.py", "--smoke", "--corpus", corpus, "--out", out])
     results = json.loads((out / "results.json").read_text())
@@ -82,3 +90,35 @@ def test_smoke_run(tmp_path):
     low, high = diff["bootstrap_ci95"]["accuracy"]
     assert low <= diff["accuracy"]["mean"] <= high
     assert len(results["runs"]["0"]["pretrain"]["losses"]) == 2
+
+
+def test_guitar_strum_names_parse():
+    sys.path.insert(0, str(HERE))
+    import build_guitar_task as guitar
+
+    assert guitar.parse("Asharp minro7b5_DOWN_03.flac") == (
+        "Bflat", "m7b5", "down"
+    )  # fmt: skip
+    assert guitar.parse("Bflat major_00.flac") == ("Bflat", "major", "plain")
+    assert guitar.parse("Dsharp minor7b5_02wav.flac") == (
+        "Eflat", "m7b5", "plain"
+    )  # fmt: skip
+    assert guitar.parse("Gsharp minor_UP_01.flac") == ("Aflat", "minor", "up")
+    assert guitar.parse("drumkit.xml") is None
+
+
+@pytest.mark.large
+@pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+def test_guitar_task_smoke_run(tmp_path, corpus):
+    task = tmp_path / "guitar"
+    _run([HERE / "build_guitar_task.py", "--corpus", corpus, "--out", task,
+          "--label", "direction"])  # fmt: skip
+    pool = (task / "pool.csv").read_text()
+    assert "GuitarStrums" not in pool  # the labelled strums left the pool
+    out = tmp_path / "out"
+    _run([HERE / "run.py", "--smoke", "--corpus", task, "--out", out])
+    results = json.loads((out / "results.json").read_text())
+    assert results["classes"] == ["down", "plain", "up"]
+    assert len(results["groups"]) == 25  # one group per chord
+    pred = results["runs"]["0"]["probes"]["4"]["mean_norm"]["pred"]
+    assert len(pred) == results["num_labelled"] > 250

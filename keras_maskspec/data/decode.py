@@ -122,7 +122,6 @@ def read_float32(sound_file, frames=-1):
     return sound_file.read(frames, dtype="float32", always_2d=True)
 
 
-
 def _read_error(path, exc):
     if not os.path.exists(path):
         return bad_clips.AudioReadError(
