@@ -14,8 +14,9 @@ to the cores they see), times:
 
 Prints a markdown table: clips/s (best of `--repeats` passes after a
 warm-up pass; the Keras reader runs every pass on one iterator over the
-repeated dataset, as a training loop does), CPU seconds used per wall second (1.0 = one busy core), the
-ratio to librosa on one core, and the 2-core / 1-core scaling.
+repeated dataset, as a training loop does), CPU seconds used per wall
+second (1.0 = one busy core), the ratio to librosa on one core, and the
+2-core / 1-core scaling.
 
     python benchmarks/data_pipeline.py --num-files 64 --repeats 3
 """
@@ -104,7 +105,8 @@ def _run_keras(paths, repeats):
     # One iterator over endless passes, as in training: each timed pass
     # pulls one pass's worth of batches, so a new iterator's start-up
     # (thread pools, the first file opens) is not timed on every pass.
-    per_pass = sum(1 for _ in ds)  # batches in one pass (shards: unknown)
+    # Batches per pass, counted (a shard's record count is not known ahead).
+    per_pass = sum(1 for _ in ds)
     batches = iter(ds.repeat())
 
     def one_pass():
