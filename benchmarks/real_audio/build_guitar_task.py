@@ -82,7 +82,8 @@ def main(argv=None):
     build_corpus.need(STRUMS, "hydrogen-drumkits-effects")
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"--out {args.out} is not empty; pick a new folder")
-    pool = list(csv.DictReader(open(args.corpus / "pool.csv", newline="")))
+    with open(args.corpus / "pool.csv", newline="") as fh:
+        pool = list(csv.DictReader(fh))
     kept = [r for r in pool if r["group"] != STRUM_GROUP]
     for r in kept:
         r["path"] = str((args.corpus / r["path"]).resolve())
