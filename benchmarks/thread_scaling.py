@@ -11,6 +11,8 @@ milliseconds and their ratio (the cores actually busy), and each
 framework's speed-up from 1 to 2 threads.
 
     python benchmarks/thread_scaling.py --repeats 3 [--ops mlp,attention]
+    python benchmarks/thread_scaling.py --ops attention \
+        --xla-flags="--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true"
 
 Why: `training_speed.py` at 10 s puts JAX far behind the PyTorch
 reference while `profile_block.py` (one thread each) puts it much closer;
@@ -19,6 +21,10 @@ thread is asked for with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`,
 which does not keep XLA's CPU client on one core (the "cores busy"
 column shows it; see jax-ml/jax#1539); for TensorFlow, its intra-op pool;
 for PyTorch, `torch.set_num_threads`.
+
+`--xla-flags "A;B"` times only JAX, at 2 threads, once with XLA's
+defaults and once under each `XLA_FLAGS` value given (a search for a CPU
+back-end option that closes JAX's attention gap).
 """
 
 import argparse
@@ -173,12 +179,61 @@ def _table(op, results, repeats):
         )
 
 
+def xla_flag_search(ops, flag_sets, repeats):
+    """JAX at 2 threads under XLA's defaults and each `XLA_FLAGS` value."""
+    guard = _machine.IdleGuard()
+    results = {op: {} for op in ops}
+    for op in ops:
+        for flags in ["", *flag_sets]:
+            cmd = [sys.executable, os.path.abspath(__file__), "--ops", op]
+            cmd += ["--worker", "jax", "--threads", "2"]
+            cmd += ["--repeats", str(repeats)]
+            env = dict(
+                os.environ,
+                TF_CPP_MIN_LOG_LEVEL="3",
+                KERAS_BACKEND="jax",
+                XLA_FLAGS=flags,
+            )
+            proc = subprocess.run(
+                cmd, env=env, stdout=subprocess.PIPE, text=True
+            )
+            results[op][flags] = _machine.worker_result(proc.stdout)
+    if not guard.ok:
+        print(guard.refusal())
+        return None
+    print(guard.header())
+    for op in ops:
+        print(
+            f"\n{OPS[op]}, JAX at 2 threads, forward + backward; min wall "
+            f"of {repeats} after one warm-up.\n"
+        )
+        print("| XLA_FLAGS | wall ms | CPU ms | vs defaults |")
+        print("|---|---|---|---|")
+        base = results[op][""]
+        for flags, r in results[op].items():
+            if r is None:
+                print(f"| `{flags}` | failed | | |")
+                continue
+            ratio = f"{base['wall_ms'] / r['wall_ms']:.2f}x" if base else ""
+            print(
+                f"| `{flags or '(defaults)'}` | {r['wall_ms']:.0f} "
+                f"| {r['cpu_ms']:.0f} | {ratio} |"
+            )
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ops", default="mlp,attention")
     parser.add_argument("--worker", default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--xla-flags",
+        default=None,
+        metavar="A;B",
+        help="Time JAX only, under each ';'-separated XLA_FLAGS value.",
+    )
     args = parser.parse_args()
     ops = args.ops.split(",")
     if args.worker:
@@ -188,6 +243,8 @@ def main():
         result = WORKERS[args.worker](ops[0], args.threads, args.repeats, data)
         print("RESULT " + json.dumps(result), flush=True)
         return None
+    if args.xla_flags is not None:
+        return xla_flag_search(ops, args.xla_flags.split(";"), args.repeats)
     guard = _machine.IdleGuard()
     results = {op: {} for op in ops}
     for op in ops:

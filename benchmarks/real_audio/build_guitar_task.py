@@ -19,8 +19,9 @@ paths into `--corpus`), and whose labelled set is the strums:
 Every clip as in `build_corpus.py`: mono, 32 kHz, leading silence cut,
 the first 2 s, peak 0.9, 16-bit WAV.
 
-    python benchmarks/real_audio/build_guitar_task.py --corpus /tmp/ra/corpus --out /tmp/ra/guitar
-    python benchmarks/real_audio/run.py --corpus /tmp/ra/guitar --out /tmp/ra/runs/G ...
+    python benchmarks/real_audio/build_guitar_task.py \
+        --corpus /tmp/ra/corpus --out /tmp/ra/guitar
+    python benchmarks/real_audio/run.py --corpus /tmp/ra/guitar --out OUT
 """
 
 import argparse
@@ -73,8 +74,12 @@ def parse(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", required=True, type=Path,
-                        help="a build_corpus.py output folder (its pool)")  # fmt: skip
+    parser.add_argument(
+        "--corpus",
+        required=True,
+        type=Path,
+        help="a build_corpus.py output folder (its pool)",
+    )
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--label", choices=("quality", "direction"),
                         default="quality")  # fmt: skip
@@ -104,8 +109,12 @@ def main(argv=None):
         seg = build_corpus.normalise(build_corpus.windows(x, n, 1)[0])
         rel = Path("labelled") / label / build_corpus.safe(path.stem + ".wav")
         (args.out / rel).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(args.out / rel, seg.astype(np.float32), build_corpus.SAMPLE_RATE,
-                 subtype="PCM_16")  # fmt: skip
+        sf.write(
+            args.out / rel,
+            seg.astype(np.float32),
+            build_corpus.SAMPLE_RATE,
+            subtype="PCM_16",
+        )
         rows.append({"path": str(rel), "label": label,
                      "source": path.name, "group": group})  # fmt: skip
     build_corpus.write_csv(args.out / "pool.csv", kept)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -107,6 +108,53 @@ def test_guitar_strum_names_parse():
     assert guitar.parse("drumkit.xml") is None
 
 
+def _experiment():
+    sys.path.insert(0, str(HERE))
+    import run
+
+    return run
+
+
+def test_probe_units_keep_groups_whole():
+    run = _experiment()
+    groups = np.array(list("dbcabdaec"))
+    assert run.probe_units(groups, 0).tolist() == [3, 1, 2, 0, 1, 3, 0, 4, 2]
+    units = run.probe_units(groups, 2)
+    for g in set(groups):  # a group never straddles two folds
+        assert len(set(units[groups == g])) == 1
+    assert sorted(set(units)) == [0, 1]
+    with pytest.raises(ValueError, match="probe_folds"):
+        run.probe_units(groups, 6)  # more folds than the 5 groups
+
+
+def test_unit_probe_matches_scikit_learn_cross_val_predict():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import PredefinedSplit
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    run = _experiment()
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(60, 5))
+    y = (feats[:, 0] + rng.normal(scale=0.5, size=60) > 0).astype(int)
+    groups = np.array([f"g{i % 7}" for i in range(60)])
+    for folds in (0, 3):
+        units = run.probe_units(groups, folds)
+        oracle = cross_val_predict(
+            make_pipeline(StandardScaler(), LogisticRegression(C=1.0)),
+            feats,
+            y,
+            cv=PredefinedSplit(units),
+        )
+        assert run.unit_probe(feats, y, units, 1.0).tolist() == (
+            oracle.tolist()
+        )
+        only = run.unit_probe(feats, y, units, 1.0, only=1)
+        assert (only[units == 1] == oracle[units == 1]).all()
+        assert (only[units != 1] == -1).all()
+
+
 @pytest.mark.large
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_guitar_task_smoke_run(tmp_path, corpus):
@@ -116,9 +164,18 @@ def test_guitar_task_smoke_run(tmp_path, corpus):
     pool = (task / "pool.csv").read_text()
     assert "GuitarStrums" not in pool  # the labelled strums left the pool
     out = tmp_path / "out"
-    _run([HERE / "run.py", "--smoke", "--corpus", task, "--out", out])
+    # In-domain pool: one pre-training per fold, on the pool plus the
+    # other fold's strums (README, seventh session).
+    folds = ["--set", "probe_folds=2", "--set", "pool_adds_labelled=true"]
+    _run([HERE / "run.py", "--smoke", "--corpus", task, "--out", out, *folds])
     results = json.loads((out / "results.json").read_text())
     assert results["classes"] == ["down", "plain", "up"]
     assert len(results["groups"]) == 25  # one group per chord
     pred = results["runs"]["0"]["probes"]["4"]["mean_norm"]["pred"]
     assert len(pred) == results["num_labelled"] > 250
+    assert min(pred) >= 0  # every clip predicted by its own fold's probe
+    folds = results["runs"]["0"]["pretrain"]["folds"]
+    assert len(folds) == 2 and all(len(f["losses"]) == 2 for f in folds)
+    assert sorted(results["runs"]["0"]["drum_loss"]) == [
+        "0_fold0", "0_fold1", "4_fold0", "4_fold1"
+    ]  # fmt: skip

@@ -35,6 +35,13 @@ run, i.e. the whole run is warm-up; or a fraction of the run),
 `mask_ratio`, `normalize_targets`, `pool_exclude` (pool groups left out,
 e.g. `["klettres"]`: the spoken-letter half of the pool).
 
+In-domain unlabelled audio: `probe_folds` K >= 2 splits the labelled
+groups into K folds of whole groups (sorted names, dealt round-robin)
+and probes each fold with a probe trained on the others;
+`pool_adds_labelled` then pre-trains once per fold, on the pool plus
+the *other* folds' labelled clips (their labels unused), so no clip is
+ever predicted by an encoder that saw it, or its group, in pre-training.
+
 Usage:
     python benchmarks/real_audio/run.py --corpus /tmp/ra/corpus --out OUT
     python benchmarks/real_audio/run.py --smoke --corpus C --out OUT  # CI
@@ -103,6 +110,8 @@ FULL = {
     "standardize": "per_bin",
     "pool_limit": None,
     "pool_exclude": [],  # pool groups left out, e.g. ["klettres"] (speech)
+    "probe_folds": 0,  # 0: leave-one-group-out; K: K folds of whole groups
+    "pool_adds_labelled": False,  # per fold: pool + other folds' clips
     "probe_c": 1.0,
     "bootstrap": 2000,
     "jit_compile": True,
@@ -443,8 +452,31 @@ def logmel_stats(x, batch=64):
     return np.concatenate(out).astype("float64")
 
 
-def logo_probe(feats, y, groups, c):
-    """Leave-one-group-out predictions of a standardised logistic probe."""
+def probe_units(groups, folds):
+    """The held-out unit of each clip: its group (`folds` 0, leave one
+    group out) or its fold (`folds` K >= 2: the sorted group names dealt
+    round-robin into K folds, so a group never straddles two).
+
+    >>> probe_units(np.array(["b", "a", "c", "a"]), 2).tolist()
+    [1, 0, 0, 0]
+    """
+    names = sorted(set(groups.tolist()))
+    if folds == 0:
+        index = {g: i for i, g in enumerate(names)}
+    elif 2 <= folds <= len(names):
+        index = {g: i % folds for i, g in enumerate(names)}
+    else:
+        raise ValueError(
+            f"`probe_folds` must be 0 or 2..{len(names)} (the number of "
+            f"groups). Received: probe_folds={folds}"
+        )
+    return np.array([index[g] for g in groups.tolist()])
+
+
+def unit_probe(feats, y, units, c, only=None):
+    """Predictions of a standardised logistic probe for each held-out unit
+    (see `probe_units`), trained on all other units; -1 where a unit other
+    than `only` (when given) was skipped."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -454,14 +486,25 @@ def logo_probe(feats, y, groups, c):
     # Capped at 1000 lbfgs iterations: near-collinear features of some
     # random encoders otherwise take minutes on a loaded CPU.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    pred = np.zeros_like(y)
-    for g in np.unique(groups):
-        test = groups == g
+    pred = np.full_like(y, -1)
+    for u in np.unique(units):
+        if only is not None and u != only:
+            continue
+        test = units == u
         scaler = StandardScaler().fit(feats[~test])
         clf = LogisticRegression(C=c, max_iter=1000)
         clf.fit(scaler.transform(feats[~test]), y[~test])
         pred[test] = clf.predict(scaler.transform(feats[test]))
     return pred
+
+
+def score(y, pred):
+    """The probe record of one feature set: accuracies and predictions."""
+    return {
+        "accuracy": accuracy(y, pred),
+        "balanced_accuracy": balanced_accuracy(y, pred),
+        "pred": pred.tolist(),
+    }
 
 
 def accuracy(y, pred):
@@ -556,6 +599,16 @@ def summarize(results, cfg, y):
     return summary
 
 
+# Keys that change only the probe or the statistics, not the encoders.
+PROBE_KEYS = {"probe_folds", "probe_c", "bootstrap"}
+
+
+def training_config(cfg):
+    """`cfg` without `PROBE_KEYS`, with keys that a run written before
+    they existed lacks taken from `FULL` (what those runs used)."""
+    return {k: cfg.get(k, FULL[k]) for k in FULL if k not in PROBE_KEYS}
+
+
 def reprobe(run_dir, cfg, stats, data, features="blocks"):
     """More feature sets for the encoders a run saved (`--reprobe`).
 
@@ -564,12 +617,17 @@ def reprobe(run_dir, cfg, stats, data, features="blocks"):
     writes `reprobe_poolings.json`).
     """
     done = json.loads((run_dir / "results.json").read_text())
-    if done["config"] != cfg:
+    if cfg["pool_adds_labelled"] or training_config(done["config"]) != (
+        training_config(cfg)
+    ):
         raise SystemExit(
-            "--reprobe needs the run's own --set options. Received: "
+            "--reprobe needs the run's own --set options (the probe's "
+            f"{sorted(PROBE_KEYS)} may differ; not with "
+            "pool_adds_labelled). Received: "
             f"{json.dumps(cfg)}; the run used {json.dumps(done['config'])}"
         )
-    y, groups = data["y"], data["groups"]
+    y = data["y"]
+    units = probe_units(data["groups"], cfg["probe_folds"])
     results = {"config": cfg, "runs": {}}
     for seed in cfg["seeds"]:
         model = build_pretrainer(cfg, stats, seed)
@@ -583,14 +641,10 @@ def reprobe(run_dir, cfg, stats, data, features="blocks"):
                 every_block=features == "blocks",
                 poolings=features == "poolings",
             )
-            probes[str(step)] = {}
-            for name, f in feats.items():
-                pred = logo_probe(f, y, groups, cfg["probe_c"])
-                probes[str(step)][name] = {
-                    "accuracy": accuracy(y, pred),
-                    "balanced_accuracy": balanced_accuracy(y, pred),
-                    "pred": pred.tolist(),
-                }
+            probes[str(step)] = {
+                name: score(y, unit_probe(f, y, units, cfg["probe_c"]))
+                for name, f in feats.items()
+            }
             log(
                 f"seed {seed} step {step}: "
                 + ", ".join(
@@ -655,7 +709,9 @@ def plot_curve(results, path, features=("mean_norm", "mean_prenorm")):
             )
         ax.axhline(0.2 if metric != "accuracy" else 0.0, color="w", lw=0)
         ax.set_xlabel("pre-training steps (batch 32, 2 s clips)")
-        ax.set_ylabel(f"probe {metric.replace('_', ' ')} (leave one group out)")
+        k = results["config"].get("probe_folds", 0)
+        held = f"{k} folds of groups" if k else "leave one group out"
+        ax.set_ylabel(f"probe {metric.replace('_', ' ')} ({held})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     n = len(results["runs"])
@@ -705,10 +761,12 @@ def merge(result_dirs, out):
         json.loads((Path(d) / "results.json").read_text()) for d in result_dirs
     ]
     results = dict(parts[0])
-    cfg = dict(results["config"])
+    # Keys a run written before they existed lacks: FULL's (what it used).
+    cfg = {**FULL, **results["config"]}
     free = ("seeds", "budgets")  # may differ; the schedule's total may not
     for p in parts[1:]:
-        other = {k: v for k, v in p["config"].items() if k not in free}
+        other = {**FULL, **p["config"]}
+        other = {k: v for k, v in other.items() if k not in free}
         same_total = max(p["config"]["budgets"]) == max(cfg["budgets"])
         if not same_total or other != {
             k: v for k, v in cfg.items() if k not in free
@@ -856,47 +914,88 @@ def main(argv=None):
         "runs": {},
     }
 
-    def probe_all(feats):
-        out_ = {}
-        for name, f in feats.items():
-            pred = logo_probe(f, y, groups, cfg["probe_c"])
-            out_[name] = {
-                "accuracy": accuracy(y, pred),
-                "balanced_accuracy": balanced_accuracy(y, pred),
-                "pred": pred.tolist(),
-            }
-        return out_
-
-    base_probe = probe_all({"logmel_stats": logmel_stats(data["x"])})
+    units = probe_units(groups, cfg["probe_folds"])
+    # One pre-training per seed, or per seed and fold when each fold's
+    # pool adds the other folds' labelled clips (module docstring).
+    folds = [None]
+    if cfg["pool_adds_labelled"]:
+        if not cfg["probe_folds"]:
+            parser.error(
+                "pool_adds_labelled needs probe_folds >= 2. Received: "
+                f"probe_folds={cfg['probe_folds']}"
+            )
+        folds = list(range(cfg["probe_folds"]))
+    base_probe = {
+        "logmel_stats": score(
+            y, unit_probe(logmel_stats(data["x"]), y, units, cfg["probe_c"])
+        )
+    }
     loss_clips = data["x_pool"][:: max(1, len(data["x_pool"]) // 256)][:256]
 
     for seed in cfg["seeds"]:
         run = {"probes": {}, "drum_loss": {}, "pool_loss": {}}
         results["runs"][str(seed)] = run
+        preds = {}  # step -> feature -> predictions, filled fold by fold
 
-        def on_budget(step, model, run=run):
+        def on_budget(step, model, fold, run=run, preds=preds, seed=seed):
             t = time.time()
             feats = encoder_features(model.encoder, data["x"])
-            probes = probe_all(feats)
-            probes.update(base_probe)
-            run["probes"][str(step)] = probes
+            tag = "" if fold is None else f"_fold{fold}"
+            for name, f in feats.items():
+                pred = unit_probe(f, y, units, cfg["probe_c"], only=fold)
+                done = preds.setdefault(str(step), {}).setdefault(name, pred)
+                done[pred >= 0] = pred[pred >= 0]
             if not args.smoke:  # the encoder at this budget (+ decoder)
                 model.save_weights(
-                    out / f"pretrainer_seed{seed}_step{step}.weights.h5"
+                    out / f"pretrainer_seed{seed}_step{step}{tag}.weights.h5"
                 )
-            run["drum_loss"][str(step)] = masked_loss(model, data["x"])
-            run["pool_loss"][str(step)] = masked_loss(model, loss_clips)
-            p = probes["mean_norm"]
-            q = probes["mean_prenorm"]
+            run["drum_loss"][f"{step}{tag}"] = masked_loss(model, data["x"])
+            run["pool_loss"][f"{step}{tag}"] = masked_loss(model, loss_clips)
+            held = units == fold if fold is not None else np.ones_like(y, bool)
+            acc = {
+                k: accuracy(y[held], preds[str(step)][k][held])
+                for k in ("mean_norm", "mean_prenorm", "cls_norm")
+            }
             log(
-                f"seed {seed} step {step}: probe mean_norm acc "
-                f"{p['accuracy']:.3f} bacc {p['balanced_accuracy']:.3f}; "
-                f"mean_prenorm acc {q['accuracy']:.3f}; cls "
-                f"{probes['cls_norm']['accuracy']:.3f}; drum loss "
-                f"{run['drum_loss'][str(step)]:.3f} ({time.time() - t:.0f} s)"
+                f"seed {seed}{tag} step {step}: probe acc mean_norm "
+                f"{acc['mean_norm']:.3f}, mean_prenorm "
+                f"{acc['mean_prenorm']:.3f}, cls {acc['cls_norm']:.3f}"
+                f"{' (this fold)' if tag else ''}; labelled-set loss "
+                f"{run['drum_loss'][f'{step}{tag}']:.3f} "
+                f"({time.time() - t:.0f} s)"
             )
 
-        model, info = pretrain(cfg, stats, data, seed, on_budget)
+        infos = []
+        for fold in folds:
+            fold_data = data
+            if fold is not None:  # pool + the other folds' clips, unlabelled
+                fold_data = {
+                    **data,
+                    "x_pool": np.concatenate(
+                        [data["x_pool"], data["x"][units != fold]]
+                    ),
+                }
+                log(
+                    f"seed {seed} fold {fold}: pool "
+                    f"{len(fold_data['x_pool'])} clips, "
+                    f"{int(np.sum(units == fold))} held-out labelled clips"
+                )
+            model, info = pretrain(
+                cfg,
+                stats,
+                fold_data,
+                seed,
+                lambda step, model, fold=fold: on_budget(step, model, fold),
+            )
+            infos.append(info)
+        run["probes"] = {
+            step: {**{k: score(y, p) for k, p in f.items()}, **base_probe}
+            for step, f in preds.items()
+        }
+        # The first (or only) pre-training's record; per fold beside it.
+        info = {**infos[0], "seconds": sum(i["seconds"] for i in infos)}
+        if len(infos) > 1:
+            info["folds"] = infos
         run["pretrain"] = info
         log(
             f"seed {seed}: pre-trained {max(cfg['budgets'])} steps in "
