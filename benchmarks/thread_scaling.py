@@ -22,9 +22,10 @@ which does not keep XLA's CPU client on one core (the "cores busy"
 column shows it; see jax-ml/jax#1539); for TensorFlow, its intra-op pool;
 for PyTorch, `torch.set_num_threads`.
 
-`--xla-flags "A;B"` times only JAX, at 2 threads, once with XLA's
-defaults and once under each `XLA_FLAGS` value given (a search for a CPU
-back-end option that closes JAX's attention gap).
+`--xla-flags="A;B"` (with `=`: each value starts with `--`) times only
+JAX, at 2 threads, once with XLA's defaults and once under each
+`XLA_FLAGS` value given (a search for a CPU back-end option that closes
+JAX's attention gap).
 """
 
 import argparse
