@@ -8,6 +8,7 @@ at steps 0 and 4, statistics, plots. Skips when a package is missing.
     pytest benchmarks/real_audio/real_audio_smoke_test.py -m large
 """
 
+import fcntl
 import json
 import os
 import subprocess
@@ -62,12 +63,25 @@ def _run(args):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """The corpus, built once for this module's tests (or the one named by
-    `MASKSPEC_REAL_AUDIO_CORPUS`)."""
+    """The corpus, built once per test session (or the one named by
+    `MASKSPEC_REAL_AUDIO_CORPUS`).
+
+    Under pytest-xdist the large tests may land on different workers; the
+    first to get the lock builds the corpus in the session's shared base
+    folder (into a side folder, renamed when complete), the other reuses it.
+    """
     if CORPUS:
         return Path(CORPUS)
-    path = tmp_path_factory.mktemp("real_audio") / "corpus"
-    _run([HERE / "build_corpus.py", "--out", path])
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by all workers of this session
+    path = root / "real_audio_corpus"
+    with open(root / "real_audio_corpus.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = root / f"real_audio_corpus.partial-{os.getpid()}"
+            _run([HERE / "build_corpus.py", "--out", partial])
+            partial.rename(path)
     return path
 
 
