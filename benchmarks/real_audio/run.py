@@ -603,10 +603,16 @@ def summarize(results, cfg, y):
 PROBE_KEYS = {"probe_folds", "probe_c", "bootstrap"}
 
 
+def with_defaults(cfg):
+    """`cfg` with the keys a run written before they existed lacks taken
+    from `FULL` (what those runs used)."""
+    return {**FULL, **cfg}
+
+
 def training_config(cfg):
-    """`cfg` without `PROBE_KEYS`, with keys that a run written before
-    they existed lacks taken from `FULL` (what those runs used)."""
-    return {k: cfg.get(k, FULL[k]) for k in FULL if k not in PROBE_KEYS}
+    """`with_defaults(cfg)` without `PROBE_KEYS`: what shapes the encoders."""
+    full = with_defaults(cfg)
+    return {k: full[k] for k in FULL if k not in PROBE_KEYS}
 
 
 def reprobe(run_dir, cfg, stats, data, features="blocks"):
@@ -761,11 +767,10 @@ def merge(result_dirs, out):
         json.loads((Path(d) / "results.json").read_text()) for d in result_dirs
     ]
     results = dict(parts[0])
-    # Keys a run written before they existed lacks: FULL's (what it used).
-    cfg = {**FULL, **results["config"]}
+    cfg = with_defaults(results["config"])
     free = ("seeds", "budgets")  # may differ; the schedule's total may not
     for p in parts[1:]:
-        other = {**FULL, **p["config"]}
+        other = with_defaults(p["config"])
         other = {k: v for k, v in other.items() if k not in free}
         same_total = max(p["config"]["budgets"]) == max(cfg["budgets"])
         if not same_total or other != {
