@@ -169,6 +169,72 @@ def test_unit_probe_matches_scikit_learn_cross_val_predict():
         assert (only[units != 1] == -1).all()
 
 
+def test_few_label_probe_matches_scikit_learn_cross_validate():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    run = _experiment()
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(80, 4))
+    y = (feats[:, 1] + rng.normal(scale=0.7, size=80) > 0).astype(int)
+    units = run.probe_units(np.array([f"g{i % 9}" for i in range(80)]), 4)
+    for m in (1, 2):
+        # Fold u is predicted by a probe fitted on folds u+1..u+m (mod 4).
+        cv = [
+            (
+                np.flatnonzero(np.isin(units, (u + 1 + np.arange(m)) % 4)),
+                np.flatnonzero(units == u),
+            )
+            for u in range(4)
+        ]
+        fitted = cross_validate(
+            make_pipeline(StandardScaler(), LogisticRegression(C=0.5)),
+            feats,
+            y,
+            cv=cv,
+            return_estimator=True,
+        )["estimator"]
+        oracle = np.zeros_like(y)
+        for (_, test), estimator in zip(cv, fitted):
+            oracle[test] = estimator.predict(feats[test])
+        ours = run.unit_probe(feats, y, units, 0.5, train=m)
+        assert ours.tolist() == oracle.tolist()
+    # m = K - 1 is the ordinary probe on all other folds.
+    assert run.unit_probe(feats, y, units, 0.5, train=3).tolist() == (
+        run.unit_probe(feats, y, units, 0.5).tolist()
+    )
+    with pytest.raises(ValueError, match="probe_train_folds"):
+        run.unit_probe(feats, y, units, 0.5, train=4)
+
+
+def test_label_fraction_plot(tmp_path):
+    run = _experiment()
+
+    def result(folds, train, acc):
+        entry = {"accuracy": {"mean": acc, "ci95": [acc - 0.02, acc + 0.02]}}
+        return {
+            "config": {"probe_folds": folds, "probe_train_folds": train},
+            "runs": {"0": {}, "1": {}},
+            "summary": {"mean_norm": {"0": entry, "600": entry}},
+        }
+
+    assert run.label_fraction({"probe_folds": 8, "probe_train_folds": 1}) == (
+        0.125
+    )
+    assert run.label_fraction({"probe_folds": 4}) == 0.75  # all others
+    assert run.label_fraction({"probe_folds": 0}) is None  # unknown K
+    assert run.label_fraction({"probe_folds": 0, "probe_train_folds": 2}) is (
+        None
+    )
+    path = tmp_path / "labels.png"
+    run.plot_label_fractions([result(4, 1, 0.6), result(2, None, 0.7)], path)
+    assert path.stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="probe_folds"):
+        run.plot_label_fractions([result(0, None, 0.7)], path)
+
+
 @pytest.mark.large
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_guitar_task_smoke_run(tmp_path, corpus):

@@ -42,6 +42,11 @@ and probes each fold with a probe trained on the others;
 the *other* folds' labelled clips (their labels unused), so no clip is
 ever predicted by an encoder that saw it, or its group, in pre-training.
 
+Few labels: `probe_train_folds` m (1 <= m < K) trains the probe for each
+held-out fold on the m folds after it (cyclically) instead of all others,
+e.g. K = 4, m = 1: a quarter of the groups labelled, each clip still
+predicted once.
+
 Usage:
     python benchmarks/real_audio/run.py --corpus /tmp/ra/corpus --out OUT
     python benchmarks/real_audio/run.py --smoke --corpus C --out OUT  # CI
@@ -111,6 +116,7 @@ FULL = {
     "pool_limit": None,
     "pool_exclude": [],  # pool groups left out, e.g. ["klettres"] (speech)
     "probe_folds": 0,  # 0: leave-one-group-out; K: K folds of whole groups
+    "probe_train_folds": None,  # None: train on all other units; m: on m
     "pool_adds_labelled": False,  # per fold: pool + other folds' clips
     "probe_c": 1.0,
     "bootstrap": 2000,
@@ -473,10 +479,20 @@ def probe_units(groups, folds):
     return np.array([index[g] for g in groups.tolist()])
 
 
-def unit_probe(feats, y, units, c, only=None):
+def unit_probe(feats, y, units, c, only=None, train=None):
     """Predictions of a standardised logistic probe for each held-out unit
     (see `probe_units`), trained on all other units; -1 where a unit other
-    than `only` (when given) was skipped."""
+    than `only` (when given) was skipped.
+
+    `train` m (few labels): the probe for the i-th unit (sorted) trains on
+    the m units after it, cyclically, instead of all others, so each clip
+    is still predicted once, by a probe that saw m of the K units' labels.
+
+    >>> feats = np.array([[0.0], [1.0], [0.1], [0.9], [0.2], [1.1]])
+    >>> y, units = np.array([0, 1, 0, 1, 0, 1]), np.array([0, 0, 1, 1, 2, 2])
+    >>> unit_probe(feats, y, units, 1.0, train=1).tolist()
+    [0, 1, 0, 1, 0, 1]
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -486,16 +502,38 @@ def unit_probe(feats, y, units, c, only=None):
     # Capped at 1000 lbfgs iterations: near-collinear features of some
     # random encoders otherwise take minutes on a loaded CPU.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    names = np.unique(units)
+    if train is not None and not 1 <= train < len(names):
+        raise ValueError(
+            f"`probe_train_folds` must be null or 1..{len(names) - 1} (the "
+            f"held-out units but one). Received: probe_train_folds={train}"
+        )
     pred = np.full_like(y, -1)
-    for u in np.unique(units):
+    for i, u in enumerate(names):
         if only is not None and u != only:
             continue
         test = units == u
-        scaler = StandardScaler().fit(feats[~test])
+        fit = ~test
+        if train is not None:
+            fit = np.isin(units, names[(i + 1 + np.arange(train)) % len(names)])
+        scaler = StandardScaler().fit(feats[fit])
         clf = LogisticRegression(C=c, max_iter=1000)
-        clf.fit(scaler.transform(feats[~test]), y[~test])
+        clf.fit(scaler.transform(feats[fit]), y[fit])
         pred[test] = clf.predict(scaler.transform(feats[test]))
     return pred
+
+
+def probe(cfg, feats, y, units, only=None):
+    """`unit_probe` with the run's probe settings (`probe_c`,
+    `probe_train_folds`)."""
+    return unit_probe(
+        feats,
+        y,
+        units,
+        cfg["probe_c"],
+        only=only,
+        train=with_defaults(cfg)["probe_train_folds"],
+    )
 
 
 def score(y, pred):
@@ -600,7 +638,7 @@ def summarize(results, cfg, y):
 
 
 # Keys that change only the probe or the statistics, not the encoders.
-PROBE_KEYS = {"probe_folds", "probe_c", "bootstrap"}
+PROBE_KEYS = {"probe_folds", "probe_train_folds", "probe_c", "bootstrap"}
 
 
 def with_defaults(cfg):
@@ -648,7 +686,7 @@ def reprobe(run_dir, cfg, stats, data, features="blocks"):
                 poolings=features == "poolings",
             )
             probes[str(step)] = {
-                name: score(y, unit_probe(f, y, units, cfg["probe_c"]))
+                name: score(y, probe(cfg, f, y, units))
                 for name, f in feats.items()
             }
             log(
@@ -715,15 +753,93 @@ def plot_curve(results, path, features=("mean_norm", "mean_prenorm")):
             )
         ax.axhline(0.2 if metric != "accuracy" else 0.0, color="w", lw=0)
         ax.set_xlabel("pre-training steps (batch 32, 2 s clips)")
-        k = results["config"].get("probe_folds", 0)
-        held = f"{k} folds of groups" if k else "leave one group out"
-        ax.set_ylabel(f"probe {metric.replace('_', ' ')} ({held})")
+        ax.set_ylabel(f"probe {metric.replace('_', ' ')}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    k = results["config"].get("probe_folds", 0)
+    held = f"{k} folds of groups" if k else "leave one group out"
+    m = results["config"].get("probe_train_folds")
+    if m is not None:
+        held += f", each probe trained on {m} fold(s)"
     n = len(results["runs"])
     fig.suptitle(
-        f"Linear probe on held-out groups vs pre-training budget "
+        f"Linear probe on held-out groups ({held}) vs pre-training budget\n"
         f"(mean and 95% t interval over {n} seed(s))",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def label_fraction(config):
+    """The share of held-out units whose labels each probe sees.
+
+    >>> label_fraction({"probe_folds": 4, "probe_train_folds": 1})
+    0.25
+    """
+    k = config.get("probe_folds", 0)
+    if not k:
+        return None  # leave-one-group-out: the share depends on the groups
+    m = config.get("probe_train_folds")
+    return (k - 1 if m is None else m) / k
+
+
+def plot_label_fractions(
+    results_list,
+    path,
+    budget=None,
+    features=("mean_norm", "freqcat_norm", "freqcat_embed"),
+):
+    """Probe accuracy against the labelled share of the groups: random
+    init (dotted) and the last (or given) budget (solid) for each feature
+    set, mean and 95 % t interval over seeds; one result (a run's
+    `results.json` or a `--reprobe` file) per label fraction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(
+        (label_fraction(r["config"]), r)
+        for r in results_list
+        if label_fraction(r["config"]) is not None
+    )
+    if not points:
+        raise SystemExit(
+            "--label-plot needs results of runs with probe_folds >= 2."
+        )
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    colors = ("tab:blue", "tab:green", "tab:red", "tab:purple")
+    for feature, color in zip(features, colors):
+        for step, ls in (("0", ":"), (None, "-")):
+            xs, means, errs = [], [], []
+            for fraction, r in points:
+                per = r["summary"].get(feature, {})
+                b = step or str(budget or max(int(k) for k in per or [0]))
+                if b not in per:
+                    continue
+                acc = per[b]["accuracy"]
+                xs.append(fraction)
+                means.append(acc["mean"])
+                errs.append(acc["ci95"][1] - acc["mean"] if acc["ci95"] else 0)
+                label = f"{feature}, " + (
+                    "random init" if step else f"{b} steps"
+                )
+            if xs:
+                ax.errorbar(
+                    xs, means, yerr=errs, color=color, ls=ls, marker="o",
+                    capsize=3, label=label,
+                )  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([f for f, _ in points], [f"{f:.3g}" for f, _ in points])
+    ax.set_xlabel("share of the labelled groups the probe trains on")
+    ax.set_ylabel("probe accuracy on held-out groups")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    n = len(points[0][1]["runs"])
+    ax.set_title(
+        f"Linear probe vs labelled share (mean, 95% t interval, {n} seeds)",
         fontsize=10,
     )
     fig.tight_layout()
@@ -858,6 +974,13 @@ def main(argv=None):
         help="With --reprobe: which feature family (default: blocks).",
     )
     parser.add_argument(
+        "--label-plot",
+        nargs="+",
+        metavar="JSON",
+        help="Draw probe accuracy against the labelled share (one run's "
+        "results.json or --reprobe file per share) into --out, a .png.",
+    )
+    parser.add_argument(
         "--from-weights",
         metavar="H5",
         help="Only draw reconstructions.png (3 drum clips) from saved "
@@ -869,6 +992,16 @@ def main(argv=None):
         return None
     if args.merge:
         return merge(args.merge, Path(args.out))
+    if args.label_plot:
+        if not args.out or not args.out.endswith(".png"):
+            parser.error(
+                f"--label-plot needs --out FILE.png. Received: --out={args.out}"
+            )
+        plot_label_fractions(
+            [json.loads(Path(f).read_text()) for f in args.label_plot],
+            args.out,
+        )
+        return None
     if args.reprobe:
         args.out = args.out or args.reprobe
     if not args.out:
@@ -931,9 +1064,7 @@ def main(argv=None):
             )
         folds = list(range(cfg["probe_folds"]))
     base_probe = {
-        "logmel_stats": score(
-            y, unit_probe(logmel_stats(data["x"]), y, units, cfg["probe_c"])
-        )
+        "logmel_stats": score(y, probe(cfg, logmel_stats(data["x"]), y, units))
     }
     loss_clips = data["x_pool"][:: max(1, len(data["x_pool"]) // 256)][:256]
 
@@ -947,7 +1078,7 @@ def main(argv=None):
             feats = encoder_features(model.encoder, data["x"])
             tag = "" if fold is None else f"_fold{fold}"
             for name, f in feats.items():
-                pred = unit_probe(f, y, units, cfg["probe_c"], only=fold)
+                pred = probe(cfg, f, y, units, only=fold)
                 done = preds.setdefault(str(step), {}).setdefault(name, pred)
                 done[pred >= 0] = pred[pred >= 0]
             if not args.smoke:  # the encoder at this budget (+ decoder)
