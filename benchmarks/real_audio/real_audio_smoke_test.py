@@ -207,6 +207,16 @@ def test_few_label_probe_matches_scikit_learn_cross_validate():
     )
     with pytest.raises(ValueError, match="probe_train_folds"):
         run.unit_probe(feats, y, units, 0.5, train=4)
+    # `probe` takes C and m from a run's config (`--set probe_train_folds=1`);
+    # a config written before the key existed probes on all other folds.
+    cfg = {**run.FULL, "probe_c": 0.5, "probe_train_folds": 1}
+    assert run.probe(cfg, feats, y, units).tolist() == (
+        run.unit_probe(feats, y, units, 0.5, train=1).tolist()
+    )
+    old = {k: v for k, v in cfg.items() if k != "probe_train_folds"}
+    assert run.probe(old, feats, y, units).tolist() == (
+        run.unit_probe(feats, y, units, 0.5).tolist()
+    )
 
 
 def test_label_fraction_plot(tmp_path):
