@@ -801,9 +801,12 @@ def plot_label_fractions(
     import matplotlib.pyplot as plt
 
     points = sorted(
-        (label_fraction(r["config"]), r)
-        for r in results_list
-        if label_fraction(r["config"]) is not None
+        (
+            (fraction, r)
+            for r in results_list
+            if (fraction := label_fraction(r["config"])) is not None
+        ),
+        key=lambda point: point[0],  # results of equal shares keep order
     )
     if not points:
         raise SystemExit(
