@@ -1,5 +1,7 @@
 """Pre-LayerNorm ViT block: self-attention + MLP, dropout, drop-path."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -24,6 +26,105 @@ def _query_chunks(tokens):
     ]
 
 
+# From this many tokens on, attention under JAX on CPU runs
+# `_recomputed_attention` (below); shorter sequences keep the plain
+# explicit form, faster there at 97 and 125 tokens
+# (`benchmarks/jax_block.py`).
+_RECOMPUTE_FROM = 256
+# (batch x heads) slices per step of that loop: four `(497, 497)` float32
+# score blocks (4 MB) fit the L2 caches of two cores.
+_SLICES_PER_STEP = 4
+
+
+def _recompute_applies(tokens):
+    """Whether attention over `tokens` runs `_recomputed_attention`: under
+    JAX on CPU, for long sequences, outside a Keras distribution (its loop
+    steps through the batch, which a data-parallel layout splits across
+    devices; accelerators have fused attention of their own)."""
+    return (
+        keras.backend.backend() == "jax"
+        and (tokens or 0) >= _RECOMPUTE_FROM
+        and keras.distribution.distribution() is None
+        and keras.distribution.list_devices()[0].startswith("cpu")
+    )
+
+
+def _slices(x, group):
+    """`(batch, heads, tokens, dim)` -> `(batch * heads / group, group,
+    tokens, dim)`."""
+    return ops.reshape(x, (-1, group, *x.shape[2:]))
+
+
+def _slice_forward(q, k, v):
+    """Attention output and log-sum-exp of the scores, for one group of
+    `(tokens, dim)` slices."""
+    scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
+    peak = ops.max(scores, axis=-1, keepdims=True)
+    weights = ops.exp(scores - peak)
+    total = ops.sum(ops.cast(weights, "float32"), axis=-1, keepdims=True)
+    out = ops.matmul(weights, v) / ops.cast(total, v.dtype)
+    return out, ops.cast(peak, "float32") + ops.log(total)
+
+
+def _slice_backward(q, k, v, out, log_total, upstream):
+    """`(dq, dk, dv)` for one group of slices; the softmax weights are
+    recomputed from `q`, `k` and the saved log-sum-exp."""
+    scores = ops.cast(ops.matmul(q, ops.swapaxes(k, -1, -2)), "float32")
+    weights = ops.cast(ops.exp(scores - log_total), q.dtype)
+    # dv = weights^T upstream and dk = d_scores^T q, each as the transpose
+    # of a (dim, tokens) product: XLA on CPU then reads the large
+    # (tokens, tokens) operand as stored instead of transposing it.
+    dv = ops.swapaxes(
+        ops.matmul(ops.swapaxes(upstream, -1, -2), weights), -1, -2
+    )
+    row = ops.sum(
+        ops.cast(upstream, "float32") * ops.cast(out, "float32"),
+        axis=-1,
+        keepdims=True,
+    )
+    d_scores = weights * (
+        ops.matmul(upstream, ops.swapaxes(v, -1, -2)) - ops.cast(row, q.dtype)
+    )
+    dq = ops.matmul(d_scores, k)
+    dk = ops.swapaxes(ops.matmul(ops.swapaxes(q, -1, -2), d_scores), -1, -2)
+    return dq, dk, dv
+
+
+def _recomputed_attention(q, k, v):
+    """`softmax(q k^T) v` for scaled queries, in `(batch, heads, tokens,
+    dim)` layout, as a loop over groups of (batch x heads) slices with a
+    hand-written gradient that recomputes the weights (as flash attention
+    does), instead of storing them.
+
+    XLA's CPU back end has no fused attention: differentiated as written,
+    the score, weight and gradient arrays of the whole batch, `(batch,
+    heads, tokens, tokens)` (126 MB at 497 tokens), are each written to
+    memory and read back. Here one step of the loop holds a few slices'
+    worth, which stay in cache; the saved state is the output and one
+    log-sum-exp per query (`_recompute_applies` says when it runs).
+    """
+    shape = q.shape
+    group = math.gcd(shape[1], _SLICES_PER_STEP)
+
+    @ops.custom_gradient
+    def attend(q, k, v):
+        qs, ks, vs = _slices(q, group), _slices(k, group), _slices(v, group)
+        out, log_total = ops.map(lambda a: _slice_forward(*a), (qs, ks, vs))
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            grads = ops.map(
+                lambda a: _slice_backward(*a),
+                (qs, ks, vs, out, log_total, _slices(upstream, group)),
+            )
+            return tuple(ops.reshape(g, shape) for g in grads)
+
+        return ops.reshape(out, shape), grad
+
+    return attend(q, k, v)
+
+
 @keras.saving.register_keras_serializable(package="keras_maskspec")
 class TransformerBlock(keras.layers.Layer):
     """A pre-LayerNorm transformer block, as timm's ViT `Block`.
@@ -32,7 +133,9 @@ class TransformerBlock(keras.layers.Layer):
     uses one fused `qkv` projection and `keras.ops.dot_product_attention`,
     which dispatches to PyTorch's fused SDPA kernel, or under JAX (and with
     attention dropout) batched `matmul`s in `(batch, heads, tokens, dim)`
-    layout over blocks of 128 queries, the faster form there; sublayer
+    layout over blocks of 128 queries, the faster form there; under JAX on
+    CPU, from 256 tokens on, a loop over groups of heads whose gradient
+    recomputes the attention weights instead of storing them; sublayer
     names follow timm (`norm1`, `qkv`, `proj`, `norm2`, `fc1`, `fc2`) so
     PyTorch checkpoints map one to one.
 
@@ -133,14 +236,17 @@ class TransformerBlock(keras.layers.Layer):
             # the explicit form is slower there).
             q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), axis=0)
             q = q * head_dim**-0.5
-            k = ops.swapaxes(k, -1, -2)
-            out = ops.concatenate(
-                [
-                    self._attend(q[:, :, start:stop], k, v, training)
-                    for start, stop in _query_chunks(q.shape[2])
-                ],
-                axis=2,
-            )
+            if not dropout and _recompute_applies(q.shape[2]):
+                out = _recomputed_attention(q, k, v)
+            else:
+                k = ops.swapaxes(k, -1, -2)
+                out = ops.concatenate(
+                    [
+                        self._attend(q[:, :, start:stop], k, v, training)
+                        for start, stop in _query_chunks(q.shape[2])
+                    ],
+                    axis=2,
+                )
             out = ops.transpose(out, (0, 2, 1, 3))
         else:
             q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
@@ -149,13 +255,26 @@ class TransformerBlock(keras.layers.Layer):
         return ops.reshape(out, (batch, tokens, self.hidden_dim))
 
     def _attend(self, q, k_t, v, training):
-        """`softmax(q k^T) v` for scaled queries `q` and transposed keys."""
-        weights = self._dropout(
-            ops.softmax(ops.matmul(q, k_t), axis=-1),
-            self.attention_dropout,
-            training,
-        )
-        return ops.matmul(weights, v)
+        """`softmax(q k^T) v` for scaled queries `q` and transposed keys.
+
+        The softmax's division is applied to the `(queries, head_dim)`
+        output instead of the `(queries, tokens)` weights: `exp(s - max)`
+        times `v`, over the row sums. The same numbers, but XLA on CPU no
+        longer writes a broadcast of the sums and a normalised copy of the
+        weights, two passes over the largest arrays of the step
+        (`benchmarks/jax_block.py`). The row maximum only keeps `exp`
+        finite; the result does not depend on it, so no gradient flows
+        through it. Dropout scales weights one by one, so dropping from the
+        unnormalised weights and dividing after is the same as dropping
+        from the softmax.
+        """
+        scores = ops.matmul(q, k_t)
+        peak = ops.stop_gradient(ops.max(scores, axis=-1, keepdims=True))
+        weights = ops.exp(scores - peak)
+        # Row sums in float32 also under mixed_bfloat16 (497 terms).
+        total = ops.sum(ops.cast(weights, "float32"), axis=-1, keepdims=True)
+        weights = self._dropout(weights, self.attention_dropout, training)
+        return ops.matmul(weights, v) / ops.cast(total, v.dtype)
 
     def _dropout(self, x, rate, training):
         if not training or rate == 0.0:
@@ -187,7 +306,17 @@ class TransformerBlock(keras.layers.Layer):
         """
         shape = ops.shape(x)
         h = ops.reshape(x, (-1, shape[-1]))
-        h = keras.activations.gelu(self.fc1(h), approximate=False)
+        h = self.fc1(h)
+        if keras.backend.backend() == "jax":
+            # PyTorch's exact GELU, `x / 2 * (1 + erf(x / sqrt(2)))`. JAX's
+            # own exact GELU goes through `erfc`, which XLA on CPU evaluates
+            # with an `exp` and a select per element; `erf` is one rational
+            # function (the MLP's forward and backward 1.1x faster at the
+            # 10 s decoder shape, `benchmarks/jax_block.py`). The two agree
+            # to 1e-6 over [-12, 12].
+            h = 0.5 * h * (1.0 + ops.erf(h * 0.7071067811865476))
+        else:
+            h = keras.activations.gelu(h, approximate=False)
         h = self.fc2(self._dropout(h, self.dropout, training))
         return ops.reshape(h, (*shape[:-1], self.hidden_dim))
 

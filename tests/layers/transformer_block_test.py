@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from scipy.special import erf
@@ -143,3 +144,98 @@ def test_init_is_maes_xavier_uniform_zero_bias_and_unit_norms():
         assert norm.epsilon == 1e-6
         np.testing.assert_array_equal(to_numpy(norm.gamma), 1.0)
         np.testing.assert_array_equal(to_numpy(norm.beta), 0.0)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="JAX's recomputed attention"
+)
+@pytest.mark.parametrize("heads", [8, 3])
+def test_recomputed_attention_matches_torch_sdpa_values_and_gradients(heads):
+    # Under JAX, long sequences take `_recomputed_attention` and its
+    # hand-written gradient. Oracle: PyTorch's scaled_dot_product_attention
+    # and autograd. 8 heads: groups of 4 (batch x heads) slices; 3 heads:
+    # groups of one; 300 tokens: a ragged count.
+    import jax
+    import jax.numpy as jnp
+
+    torch = pytest.importorskip("torch")
+    from keras_maskspec.layers.transformer_block import _recomputed_attention
+
+    rng = np.random.default_rng(0)
+    q, k, v, up = (
+        rng.normal(size=(2, heads, 300, 16)).astype("float32") for _ in range(4)
+    )
+    q *= 3.0  # peaked weights, so the log-sum-exp matters
+
+    def loss(q, k, v):
+        out = _recomputed_attention(q * 16**-0.5, k, v)
+        return jnp.sum(out * up), out
+
+    (_, out), grads = jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True)(
+        q, k, v
+    )
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
+    (expected * torch.tensor(up)).sum().backward()
+    np.testing.assert_allclose(
+        np.asarray(out), expected.detach().numpy(), atol=2e-5, rtol=1e-4
+    )
+    for got, want in zip(grads, (tq.grad, tk.grad, tv.grad)):
+        np.testing.assert_allclose(
+            np.asarray(got), want.numpy(), atol=1e-4, rtol=1e-4
+        )
+
+
+def test_long_sequences_train_to_the_same_gradients_on_every_path():
+    # At 300 tokens the block's default path is, under JAX, the recomputed
+    # attention with its hand-written gradient (TF, PyTorch: the fused
+    # call); with attention dropout on (the dropout itself switched off)
+    # every backend takes the explicit form, differentiated by autodiff.
+    # One SGD step with learning rate 1 moves each weight by its gradient:
+    # the two paths must move them alike.
+    x = np.random.default_rng(4).normal(size=(2, 300, 16)).astype("float32")
+    y = np.random.default_rng(5).normal(size=(2, 300, 16)).astype("float32")
+
+    def update(attention_dropout):
+        block = TransformerBlock(
+            16, 4, 32, attention_dropout=attention_dropout, seed=0
+        )
+        block._dropout = lambda values, rate, training: values
+        model = keras.Sequential([keras.Input((300, 16)), block])
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+        for i, v in enumerate(block.weights):
+            value = np.random.default_rng(i).normal(size=v.shape) * 0.3
+            v.assign(value.astype("float32"))
+        before = [to_numpy(v) for v in block.weights]
+        model.train_on_batch(x, y)
+        return [b - to_numpy(v) for b, v in zip(before, block.weights)]
+
+    for got, want in zip(update(0.0), update(0.5)):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_mixed_bfloat16_long_sequences_follow_float32():
+    # 300 tokens under mixed_bfloat16: under JAX the recomputed attention
+    # in bfloat16 with float32 row sums and log-sum-exp. Same weights, so
+    # the output follows the float32 block to bfloat16 precision, and a
+    # training step (its gradient) gives a finite loss.
+    x = np.random.default_rng(6).normal(size=(2, 300, 16)).astype("float32")
+    exact = TransformerBlock(16, 4, 32)
+    exact.build(x.shape)
+    half = TransformerBlock(16, 4, 32, dtype="mixed_bfloat16")
+    half.build(x.shape)
+    for i, (a, b) in enumerate(zip(exact.weights, half.weights)):
+        value = np.random.default_rng(i).normal(size=a.shape) * 0.3
+        a.assign(value.astype("float32"))
+        b.assign(value.astype("float32"))
+    out = run_dtype_policy_test(lambda dtype: half, x)
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.cast(out, "float32")),
+        to_numpy(exact(x)),
+        atol=0.15,
+        rtol=0.05,
+    )
+    model = keras.Sequential([keras.Input((300, 16)), half])
+    model.compile(optimizer="sgd", loss="mse")
+    loss = model.train_on_batch(x, np.zeros_like(x))
+    assert np.isfinite(float(np.asarray(loss).ravel()[0]))
