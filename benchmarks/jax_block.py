@@ -63,9 +63,9 @@ def _min_ms(fn, repeats):
 def jax_worker(repeats):
     import jax
     import jax.numpy as jnp
-    from keras import ops
 
     from keras_maskspec.layers import TransformerBlock
+    from keras_maskspec.layers.transformer_block import _exact_gelu
     from keras_maskspec.layers.transformer_block import _query_chunks
     from keras_maskspec.layers.transformer_block import _recomputed_attention
 
@@ -112,9 +112,7 @@ def jax_worker(repeats):
         "GELU via erfc (jax.nn.gelu)": lambda h: jax.nn.gelu(
             h, approximate=False
         ),
-        "GELU via erf (library)": lambda h: (
-            0.5 * h * (1.0 + ops.erf(h * 0.7071067811865476))
-        ),
+        "GELU via erf (library)": _exact_gelu,
     }
     for name, gelu in gelus.items():
         grad = jax.jit(

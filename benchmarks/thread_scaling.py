@@ -4,10 +4,11 @@ The decoder MLP of `maskspec_tiny` at the 10 s shape (batch 8 x 497
 tokens, 512 -> 2048 -> 512, exact GELU) and its attention core (16 heads
 of 32), forward + backward, timed in a fresh process per (op, framework,
 threads) as plain framework code, in the form each Keras backend runs it
-(PyTorch: fused SDPA; JAX, as `TransformerBlock` does: matmul, softmax,
-matmul in blocks of 128 queries; TensorFlow: the same without blocks, with
-XLA). Prints wall milliseconds, CPU
-milliseconds and their ratio (the cores actually busy), and each
+(PyTorch: fused SDPA; JAX, as `TransformerBlock` did up to the eighth
+session: matmul, softmax, matmul in blocks of 128 queries, kept so its
+tables stay comparable; `jax_block.py` times the current forms;
+TensorFlow: the same without blocks, with XLA). Prints wall milliseconds,
+CPU milliseconds and their ratio (the cores actually busy), and each
 framework's speed-up from 1 to 2 threads.
 
     python benchmarks/thread_scaling.py --repeats 3 [--ops mlp,attention]
@@ -88,8 +89,9 @@ def torch_worker(op, threads, repeats, data):
 
 
 def jax_worker(op, threads, repeats, data):
-    """MLP, or attention as `TransformerBlock` runs it under JAX: batched
-    matmuls and a softmax in `(batch, heads, tokens, dim)` layout."""
+    """MLP, or attention as `TransformerBlock` ran it under JAX up to the
+    eighth session: batched matmuls and a softmax in `(batch, heads,
+    tokens, dim)` layout."""
     import jax
     import jax.numpy as jnp
 

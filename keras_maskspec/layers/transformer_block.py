@@ -55,13 +55,36 @@ def _slices(x, group):
     return ops.reshape(x, (-1, group, *x.shape[2:]))
 
 
+def _unnormalised_softmax(scores):
+    """`(exp(scores - row max), float32 row sums, row max)`: the softmax
+    without its division, which both attention forms apply to their
+    `(queries, head_dim)` output instead. The row max only keeps `exp`
+    finite; the result does not depend on it, so no gradient flows through
+    it. Row sums in float32 also under mixed_bfloat16."""
+    peak = ops.stop_gradient(ops.max(scores, axis=-1, keepdims=True))
+    weights = ops.exp(scores - peak)
+    total = ops.sum(ops.cast(weights, "float32"), axis=-1, keepdims=True)
+    return weights, total, peak
+
+
+def _exact_gelu(x):
+    """Exact (erf) GELU. Under JAX, PyTorch's `x / 2 * (1 + erf(x /
+    sqrt(2)))`: JAX's own exact GELU goes through `erfc`, which XLA on CPU
+    evaluates with an `exp` and a select per element; `erf` is one rational
+    function (the MLP's forward and backward 1.1x faster at the 10 s
+    decoder shape, `benchmarks/jax_block.py`). The two agree to 1e-6 over
+    [-12, 12]."""
+    if keras.backend.backend() == "jax":
+        return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+    return keras.activations.gelu(x, approximate=False)
+
+
 def _slice_forward(q, k, v):
     """Attention output and log-sum-exp of the scores, for one group of
     `(tokens, dim)` slices."""
-    scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
-    peak = ops.max(scores, axis=-1, keepdims=True)
-    weights = ops.exp(scores - peak)
-    total = ops.sum(ops.cast(weights, "float32"), axis=-1, keepdims=True)
+    weights, total, peak = _unnormalised_softmax(
+        ops.matmul(q, ops.swapaxes(k, -1, -2))
+    )
     out = ops.matmul(weights, v) / ops.cast(total, v.dtype)
     return out, ops.cast(peak, "float32") + ops.log(total)
 
@@ -258,21 +281,15 @@ class TransformerBlock(keras.layers.Layer):
         """`softmax(q k^T) v` for scaled queries `q` and transposed keys.
 
         The softmax's division is applied to the `(queries, head_dim)`
-        output instead of the `(queries, tokens)` weights: `exp(s - max)`
-        times `v`, over the row sums. The same numbers, but XLA on CPU no
+        output instead of the `(queries, tokens)` weights
+        (`_unnormalised_softmax`). The same numbers, but XLA on CPU no
         longer writes a broadcast of the sums and a normalised copy of the
         weights, two passes over the largest arrays of the step
-        (`benchmarks/jax_block.py`). The row maximum only keeps `exp`
-        finite; the result does not depend on it, so no gradient flows
-        through it. Dropout scales weights one by one, so dropping from the
-        unnormalised weights and dividing after is the same as dropping
-        from the softmax.
+        (`benchmarks/jax_block.py`). Dropout scales weights one by one, so
+        dropping from the unnormalised weights and dividing after is the
+        same as dropping from the softmax.
         """
-        scores = ops.matmul(q, k_t)
-        peak = ops.stop_gradient(ops.max(scores, axis=-1, keepdims=True))
-        weights = ops.exp(scores - peak)
-        # Row sums in float32 also under mixed_bfloat16 (497 terms).
-        total = ops.sum(ops.cast(weights, "float32"), axis=-1, keepdims=True)
+        weights, total, _ = _unnormalised_softmax(ops.matmul(q, k_t))
         weights = self._dropout(weights, self.attention_dropout, training)
         return ops.matmul(weights, v) / ops.cast(total, v.dtype)
 
@@ -306,17 +323,7 @@ class TransformerBlock(keras.layers.Layer):
         """
         shape = ops.shape(x)
         h = ops.reshape(x, (-1, shape[-1]))
-        h = self.fc1(h)
-        if keras.backend.backend() == "jax":
-            # PyTorch's exact GELU, `x / 2 * (1 + erf(x / sqrt(2)))`. JAX's
-            # own exact GELU goes through `erfc`, which XLA on CPU evaluates
-            # with an `exp` and a select per element; `erf` is one rational
-            # function (the MLP's forward and backward 1.1x faster at the
-            # 10 s decoder shape, `benchmarks/jax_block.py`). The two agree
-            # to 1e-6 over [-12, 12].
-            h = 0.5 * h * (1.0 + ops.erf(h * 0.7071067811865476))
-        else:
-            h = keras.activations.gelu(h, approximate=False)
+        h = _exact_gelu(self.fc1(h))
         h = self.fc2(self._dropout(h, self.dropout, training))
         return ops.reshape(h, (*shape[:-1], self.hidden_dim))
 
