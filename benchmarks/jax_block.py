@@ -16,7 +16,17 @@ form JAX has run, at the shapes of a `maskspec_tiny` pre-training step
     form from `_RECOMPUTE_FROM` tokens on);
 - MLP `(3976 x 512) -> 2048 -> 512`: exact GELU through `erfc` (JAX's
   `gelu(approximate=False)`) and through `erf` (PyTorch's formula, the
-  library's form under JAX).
+  library's form under JAX);
+- the block's dense products at the decoder's 10 s shape (`qkv`, `fc1`,
+  `fc2` on 3976 tokens), each in its three forms: forward `x W`, weight
+  gradient `x^T g`, input gradient `g W^T`;
+- one whole decoder block at 10 s (`TransformerBlock(512, 16, 2048)` on
+  `(8, 497, 512)`, gradients for the input and every weight), as the
+  library runs it and with its attention core replaced by `v` (next to
+  PyTorch's timm-style block with and without SDPA). From these it prints
+  the block's *ceiling* under JAX: the JAX block without its core plus
+  PyTorch's core (the torch block's time with SDPA minus without), i.e.
+  what JAX would reach with an attention kernel as fast as PyTorch's.
 
 Prints minimum milliseconds over `--repeats` runs after one warm-up, and
 each form's speed against PyTorch's (> 1: faster).
@@ -41,6 +51,21 @@ ATTENTION = {
     "encoder tiny, 10 s": (8, 3, 125, 64),
 }
 MLP = (3976, 512, 2048)
+# The decoder block at 10 s: (batch, tokens, width), heads, MLP width.
+BLOCK = ((8, 497, 512), 16, 2048)
+# Its dense products: name -> (rows, inputs, outputs).
+DENSE = {
+    "qkv": (3976, 512, 1536),
+    "fc1": (3976, 512, 2048),
+    "fc2": (3976, 2048, 512),
+}
+# Each product's three forms, as functions of (x, w, g) with x (rows,
+# inputs), w (inputs, outputs), g (rows, outputs).
+PRODUCTS = {
+    "forward x W": lambda x, w, g: x @ w,
+    "weight gradient x^T g": lambda x, w, g: x.T @ g,
+    "input gradient g W^T": lambda x, w, g: g @ w.T,
+}
 
 
 def _arrays(shape, count, seed=0):
@@ -124,6 +149,53 @@ def jax_worker(repeats):
         result[f"mlp|{name}"] = _min_ms(
             lambda: jax.block_until_ready(grad(x, w1, w2)), repeats
         )
+    for name, (rows, inputs, outputs) in DENSE.items():
+        x, w, g = (
+            jnp.asarray(_arrays(shape, 1, seed)[0])
+            for seed, shape in enumerate(
+                [(rows, inputs), (inputs, outputs), (rows, outputs)]
+            )
+        )
+        for form, product in PRODUCTS.items():
+            run = jax.jit(product)
+            result[f"dense|{name}|{form}"] = _min_ms(
+                lambda: jax.block_until_ready(run(x, w, g)), repeats
+            )
+    result.update(_jax_block(repeats))
+    return result
+
+
+def _jax_block(repeats):
+    """The library's decoder block at 10 s, forward + backward, with and
+    without its attention core."""
+    import jax
+    import jax.numpy as jnp
+
+    from keras_maskspec.layers import TransformerBlock
+    from keras_maskspec.layers import transformer_block
+
+    shape, heads, hidden = BLOCK
+    x, up = (jnp.asarray(a) for a in _arrays(shape, 2))
+    result = {}
+    library = transformer_block._recomputed_attention
+    for name, core in (("library", library), ("no core", lambda q, k, v: v)):
+        transformer_block._recomputed_attention = core
+        try:
+            block = TransformerBlock(shape[-1], heads, hidden)
+            block.build(shape)
+            weights = [v.value for v in block.trainable_variables]
+            fixed = [v.value for v in block.non_trainable_variables]
+
+            def loss(weights, x, block=block, fixed=fixed):
+                out, _ = block.stateless_call(weights, fixed, x)
+                return jnp.sum(out * up)
+
+            grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+            result[f"block|{name}"] = _min_ms(
+                lambda: jax.block_until_ready(grad(weights, x)), repeats
+            )
+        finally:
+            transformer_block._recomputed_attention = library
     return result
 
 
@@ -156,6 +228,54 @@ def torch_worker(repeats):
         (F.gelu(x @ w1) @ w2 * x).sum().backward()
 
     result["mlp"] = _min_ms(mlp, repeats)
+    with torch.no_grad():
+        for name, (rows, inputs, outputs) in DENSE.items():
+            x, w, g = (
+                torch.tensor(_arrays(shape, 1, seed)[0])
+                for seed, shape in enumerate(
+                    [(rows, inputs), (inputs, outputs), (rows, outputs)]
+                )
+            )
+            for form, product in PRODUCTS.items():
+                result[f"dense|{name}|{form}"] = _min_ms(
+                    lambda: product(x, w, g), repeats
+                )
+    result.update(_torch_block(repeats))
+    return result
+
+
+def _torch_block(repeats):
+    """timm's block in PyTorch at the decoder's 10 s shape, forward +
+    backward, with SDPA and with the core replaced by `v`."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    (b, n, d), h, hidden = BLOCK
+    x, up = (torch.tensor(a) for a in _arrays((b, n, d), 2))
+    x.requires_grad_(True)
+    norm1, norm2 = nn.LayerNorm(d, eps=1e-6), nn.LayerNorm(d, eps=1e-6)
+    qkv, proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+    fc1, fc2 = nn.Linear(d, hidden), nn.Linear(hidden, d)
+    layers = nn.ModuleList([norm1, qkv, proj, norm2, fc1, fc2])
+    result = {}
+    cores = {
+        "library": F.scaled_dot_product_attention,
+        "no core": lambda q, k, v: v,
+    }
+    for name, core in cores.items():
+
+        def step(core=core):
+            layers.zero_grad(set_to_none=True)
+            x.grad = None
+            q, k, v = (
+                qkv(norm1(x)).reshape(b, n, 3, h, -1).permute(2, 0, 3, 1, 4)
+            )
+            t = x + proj(core(q, k, v).transpose(1, 2).reshape(b, n, d))
+            t = t + fc2(F.gelu(fc1(norm2(t))))
+            (t * up).sum().backward()
+
+        result[f"block|{name}"] = _min_ms(step, repeats)
     return result
 
 
@@ -200,6 +320,17 @@ def main():
             torch_ms = results["torch"][f"attention|{shape_name}"]
             shape = "x".join(map(str, ATTENTION[shape_name]))
             label = f"{shape_name} ({shape})"
+        elif part == "dense":
+            name, form = rest
+            torch_ms = results["torch"][key]
+            label = "{} ({} x {} -> {})".format(name, *DENSE[name])
+        elif part == "block":
+            (form,) = rest
+            torch_ms = results["torch"][key]
+            label = "decoder, 10 s ({})".format("x".join(map(str, BLOCK[0])))
+            form = {"library": "as the library runs it"}.get(
+                form, "attention core replaced by v (both sides)"
+            )
         else:
             (form,) = rest
             torch_ms = results["torch"]["mlp"]
@@ -208,7 +339,32 @@ def main():
             f"| {part} | {label} | {form} | {ms:.1f} | {torch_ms:.1f} "
             f"| {torch_ms / ms:.2f}x |"
         )
+    print()
+    print(ceiling(results))
     return results
+
+
+def ceiling(results):
+    """The JAX block's ceiling: without its attention core, plus PyTorch's
+    core (PyTorch's block with SDPA minus without), against PyTorch's block.
+
+    Examples:
+    >>> r = {"jax": {"block|library": 500.0, "block|no core": 320.0},
+    ...      "torch": {"block|library": 400.0, "block|no core": 300.0}}
+    >>> print(ceiling(r))  # doctest: +NORMALIZE_WHITESPACE
+    Ceiling of the JAX block with an attention core as fast as PyTorch's:
+    320.0 + (400.0 - 300.0) = 420.0 ms against PyTorch's 400.0 ms, 0.95x.
+    """
+    jax_rest = results["jax"]["block|no core"]
+    torch_full = results["torch"]["block|library"]
+    torch_core = torch_full - results["torch"]["block|no core"]
+    best = jax_rest + torch_core
+    return (
+        "Ceiling of the JAX block with an attention core as fast as "
+        f"PyTorch's: {jax_rest:.1f} + ({torch_full:.1f} - "
+        f"{results['torch']['block|no core']:.1f}) = {best:.1f} ms against "
+        f"PyTorch's {torch_full:.1f} ms, {torch_full / best:.2f}x."
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import time
 
 _OP_NAME = re.compile(r'^\s*%?([\w.\-]+) = \S+ .*?op_name="([^"]+)"', re.M)
 _LAYER = re.compile(r"(decoder_layer|transformer_layer)_\d+")
+_STEP = "jit(train_step)/"
 
 
 def op_names(hlo_text):
@@ -53,7 +54,7 @@ def part_of(op_name):
     >>> part_of("jit(train_step)/jvp(frontend)/jit(fft)/fft")
     ('frontend', 'forward')
     """
-    op = op_name.replace("jit(train_step)/", "")
+    op = op_name.replace(_STEP, "")
     direction = "backward" if op.startswith("transpose(") else "forward"
     layer = _LAYER.search(op)
     if layer:
@@ -121,9 +122,9 @@ def profile(args, dump, trace_dir):
     counts = collections.Counter()
     for event in events:
         op = names.get(event["args"]["hlo_op"], event["args"]["hlo_op"])
+        op = op.replace(_STEP, "")
         parts[part_of(op)] += event["dur"] / 1000
         op = _LAYER.sub(lambda m: m.group(1) + "_N", op)
-        op = op.replace("jit(train_step)/", "")
         ops[op] += event["dur"] / 1000
         counts[op] += 1
     total = sum(parts.values())

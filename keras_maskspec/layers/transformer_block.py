@@ -36,16 +36,28 @@ _RECOMPUTE_FROM = 256
 _SLICES_PER_STEP = 4
 
 
+def _jax_on_cpu():
+    """Whether the block runs under JAX on CPU, where XLA has no fused
+    attention kernel and the block's explicit forms are faster. On a GPU or
+    TPU, JAX takes `ops.dot_product_attention` like the other backends:
+    Keras routes it to cuDNN's flash attention (bfloat16 or float16 on
+    Ampere and later) or to the Splash kernel on TPU, and to XLA's own
+    attention otherwise."""
+    return (
+        keras.backend.backend() == "jax"
+        and keras.distribution.list_devices()[0].startswith("cpu")
+    )
+
+
 def _recompute_applies(tokens):
     """Whether attention over `tokens` runs `_recomputed_attention`: under
     JAX on CPU, for long sequences, outside a Keras distribution (its loop
     steps through the batch, which a data-parallel layout splits across
-    devices; accelerators have fused attention of their own)."""
+    devices)."""
     return (
-        keras.backend.backend() == "jax"
-        and (tokens or 0) >= _RECOMPUTE_FROM
+        (tokens or 0) >= _RECOMPUTE_FROM
         and keras.distribution.distribution() is None
-        and keras.distribution.list_devices()[0].startswith("cpu")
+        and _jax_on_cpu()
     )
 
 
@@ -154,11 +166,12 @@ class TransformerBlock(keras.layers.Layer):
 
     `x + DropPath(Attn(LN(x)))`, then `x + DropPath(MLP(LN(x)))`. Attention
     uses one fused `qkv` projection and `keras.ops.dot_product_attention`,
-    which dispatches to PyTorch's fused SDPA kernel, or under JAX (and with
-    attention dropout) batched `matmul`s in `(batch, heads, tokens, dim)`
-    layout over blocks of 128 queries, the faster form there; under JAX on
-    CPU, from 256 tokens on, a loop over groups of heads whose gradient
-    recomputes the attention weights instead of storing them; sublayer
+    which dispatches to PyTorch's fused SDPA kernel and, under JAX on a GPU,
+    to cuDNN's flash attention; under JAX on CPU (and with attention
+    dropout) it runs batched `matmul`s in `(batch, heads, tokens, dim)`
+    layout over blocks of 128 queries, the faster form there, and from 256
+    tokens on a loop over groups of heads whose gradient recomputes the
+    attention weights instead of storing them; sublayer
     names follow timm (`norm1`, `qkv`, `proj`, `norm2`, `fc1`, `fc2`) so
     PyTorch checkpoints map one to one.
 
@@ -250,13 +263,13 @@ class TransformerBlock(keras.layers.Layer):
             (batch, tokens, 3, self.num_heads, head_dim),
         )
         dropout = training and self.attention_dropout > 0
-        if dropout or keras.backend.backend() == "jax":
+        if dropout or _jax_on_cpu():
             # (3, batch, heads, tokens, head_dim): batched matmuls over
-            # (batch, heads). Under JAX this runs 1.4x faster on CPU than
+            # (batch, heads). Under JAX on CPU this runs 1.4x faster than
             # `jax.nn.dot_product_attention`'s einsums in (batch, tokens,
-            # heads) layout (`benchmarks/profile_block.py`); TensorFlow and
-            # PyTorch keep their fused call below (torch's SDPA is fused,
-            # the explicit form is slower there).
+            # heads) layout (`benchmarks/profile_block.py`); TensorFlow,
+            # PyTorch and JAX on accelerators keep the fused call below
+            # (torch's SDPA is fused, the explicit form is slower there).
             q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), axis=0)
             q = q * head_dim**-0.5
             if not dropout and _recompute_applies(q.shape[2]):

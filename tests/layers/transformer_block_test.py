@@ -66,6 +66,27 @@ def test_explicit_blocked_attention_matches_the_fused_call():
     np.testing.assert_allclose(explicit, fused, atol=1e-5, rtol=1e-5)
 
 
+def test_accelerators_take_the_fused_call(monkeypatch):
+    # Off CPU (here: the device list says GPU) every backend, JAX included,
+    # calls `ops.dot_product_attention`, which Keras routes to cuDNN's flash
+    # attention under JAX; the numbers are those of the CPU forms.
+    x = np.random.default_rng(3).normal(size=(2, 300, 16)).astype("float32")
+    block = TransformerBlock(16, 4, 32)
+    on_cpu = to_numpy(block(x))
+    calls = []
+    fused = keras.ops.dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return fused(*args, **kwargs)
+
+    monkeypatch.setattr(keras.ops, "dot_product_attention", spy)
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda: ["gpu:0"])
+    on_gpu = to_numpy(block(x))
+    assert calls == [(2, 300, 4, 4)]
+    np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-5, rtol=1e-5)
+
+
 def test_dropout_and_drop_path_only_while_training():
     x = np.random.default_rng(1).normal(size=(4, 5, 16)).astype("float32")
     block = TransformerBlock(16, 2, 32, dropout=0.5, drop_path=0.5, seed=1)
