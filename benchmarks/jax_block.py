@@ -75,6 +75,14 @@ def _arrays(shape, count, seed=0):
     return [rng.normal(size=shape).astype("float32") for _ in range(count)]
 
 
+def _dense_operands(name):
+    """`(x, w, g)` of one dense product in `DENSE`, as numpy arrays: x
+    `(rows, inputs)`, w `(inputs, outputs)`, g `(rows, outputs)`."""
+    rows, inputs, outputs = DENSE[name]
+    shapes = [(rows, inputs), (inputs, outputs), (rows, outputs)]
+    return [_arrays(shape, 1, seed)[0] for seed, shape in enumerate(shapes)]
+
+
 def _min_ms(fn, repeats):
     fn()
     times = []
@@ -149,13 +157,8 @@ def jax_worker(repeats):
         result[f"mlp|{name}"] = _min_ms(
             lambda: jax.block_until_ready(grad(x, w1, w2)), repeats
         )
-    for name, (rows, inputs, outputs) in DENSE.items():
-        x, w, g = (
-            jnp.asarray(_arrays(shape, 1, seed)[0])
-            for seed, shape in enumerate(
-                [(rows, inputs), (inputs, outputs), (rows, outputs)]
-            )
-        )
+    for name in DENSE:
+        x, w, g = (jnp.asarray(a) for a in _dense_operands(name))
         for form, product in PRODUCTS.items():
             run = jax.jit(product)
             result[f"dense|{name}|{form}"] = _min_ms(
@@ -229,13 +232,8 @@ def torch_worker(repeats):
 
     result["mlp"] = _min_ms(mlp, repeats)
     with torch.no_grad():
-        for name, (rows, inputs, outputs) in DENSE.items():
-            x, w, g = (
-                torch.tensor(_arrays(shape, 1, seed)[0])
-                for seed, shape in enumerate(
-                    [(rows, inputs), (inputs, outputs), (rows, outputs)]
-                )
-            )
+        for name in DENSE:
+            x, w, g = (torch.tensor(a) for a in _dense_operands(name))
             for form, product in PRODUCTS.items():
                 result[f"dense|{name}|{form}"] = _min_ms(
                     lambda: product(x, w, g), repeats
